@@ -1,0 +1,240 @@
+"""Compiled kernels behind `r2bench.metrics` (numba): J and the DAVIS boundary F on stacks.
+
+The DAVIS 2017 boundary F-measure (``db_eval_boundary``) marks a pixel as boundary when it
+differs from its right, lower or lower-right neighbour (``seg2bmap``; the last row compares
+only to the right, the last column only downwards, the corner never), dilates each boundary
+map by the digital disk ``dx^2 + dy^2 <= r^2`` and counts the boundary pixels of one mask
+that fall in the other's dilation. Boundaries are sparse, so instead of dilating whole
+frames this computes the same counts exactly from per-row sorted boundary columns: a
+boundary point is matched when some row ``y + dy`` (``|dy| <= r``) holds a point of the
+other mask within the half-width ``floor(sqrt(r^2 - dy^2))``. One pass over the pixels,
+then work proportional to the boundary length times the radius.
+
+Arrays are C-contiguous uint8 (T, H, W) holding 0 and 1 only (`r2bench.metrics` converts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _append_row(buf, words, w, cols, n):
+    """Append the columns of the set bytes of ``buf[:w]`` to ``cols`` from index n.
+
+    ``words`` is ``buf`` viewed as uint64 and padded with zeros to a multiple of 4 words;
+    boundaries are sparse, so 32 clear bytes are skipped at a time.
+    """
+    for k in range(0, words.shape[0], 4):
+        if words[k] | words[k + 1] | words[k + 2] | words[k + 3]:
+            for x in range(8 * k, min(8 * k + 32, w)):
+                if buf[x]:
+                    cols[n] = x
+                    n += 1
+    return n
+
+
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _boundary_row(cur, nxt, out, w):
+    """seg2bmap of a row that has a row below: a pixel differs from right, down or diagonal.
+
+    Kept as a plain store loop so that LLVM vectorises it (a reduction in the same loop
+    stops that).
+    """
+    for x in range(w - 1):
+        a = cur[x]
+        out[x] = (a ^ cur[x + 1]) | (a ^ nxt[x]) | (a ^ nxt[x + 1])
+    out[w - 1] = cur[w - 1] ^ nxt[w - 1]  # the last column compares only downwards
+
+
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _boundary_last_row(cur, out, w):
+    """seg2bmap of the last row: compare to the right only; its last pixel is never boundary."""
+    for x in range(w - 1):
+        out[x] = cur[x] ^ cur[x + 1]
+    out[w - 1] = 0
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _frame_counts(gt, pred, cnt_g, cnt_p):
+    """Per-row foreground counts of two 0/1 (H, W) frames; returns (intersection, union)."""
+    h, w = gt.shape
+    inter = 0
+    if w % 8 == 0:
+        # Eight 0/1 bytes per word: multiplying by 0x0101..01 sums them into the top byte.
+        gw = gt.ravel().view(np.uint64)
+        pw = pred.ravel().view(np.uint64)
+        ones = np.uint64(0x0101010101010101)
+        top = np.uint64(56)
+        per_row = w // 8
+        for y in range(h):
+            n_g = 0
+            n_p = 0
+            for k in range(y * per_row, (y + 1) * per_row):
+                n_g += (gw[k] * ones) >> top
+                n_p += (pw[k] * ones) >> top
+                inter += ((gw[k] & pw[k]) * ones) >> top
+            cnt_g[y] = n_g
+            cnt_p[y] = n_p
+    else:
+        for y in range(h):
+            n_g = 0
+            n_p = 0
+            for x in range(w):
+                n_g += gt[y, x]
+                n_p += pred[y, x]
+                inter += gt[y, x] & pred[y, x]
+            cnt_g[y] = n_g
+            cnt_p[y] = n_p
+    return inter, cnt_g.sum() + cnt_p.sum() - inter
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _row_has_boundary(cnt, y, h, w):
+    """False when rows y and y + 1 are both empty or both full: no pixel can differ."""
+    if y + 1 < h:
+        return not ((cnt[y] == 0 and cnt[y + 1] == 0) or (cnt[y] == w and cnt[y + 1] == w))
+    return cnt[y] != 0 and cnt[y] != w
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _boundary_points_row(seg, y, cols, n, buf, words):
+    """Append row y's seg2bmap boundary columns to ``cols`` from index n; return the count."""
+    h, w = seg.shape
+    if y + 1 < h:
+        _boundary_row(seg[y], seg[y + 1], buf, w)
+    else:
+        _boundary_last_row(seg[y], buf, w)
+    return _append_row(buf, words, w, cols, n)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _count_matched(ptr_a, cols_a, ptr_b, cols_b, h, widths, pending):
+    """How many boundary points of A lie within the disk of radius r of a point of B.
+
+    ``widths[d]`` = floor(sqrt(r^2 - d^2)) for d = 0..r. For each row of A, rows of B are
+    visited outward from dy = 0 and only the still unmatched points (kept sorted in
+    ``pending``, scratch of at least W ints) are merged against each row.
+    """
+    r = widths.shape[0] - 1
+    matched = 0
+    for y in range(h):
+        a0 = ptr_a[y]
+        a1 = ptr_a[y + 1]
+        if a0 == a1:
+            continue
+        left = a1 - a0
+        for i in range(left):
+            pending[i] = cols_a[a0 + i]
+        for step in range(2 * r + 1):
+            dy = (step + 1) // 2 if step % 2 == 1 else -(step // 2)
+            yy = y + dy
+            if yy < 0 or yy >= h:
+                continue
+            b0 = ptr_b[yy]
+            b1 = ptr_b[yy + 1]
+            if b0 == b1:
+                continue
+            half = widths[abs(dy)]
+            j = b0
+            kept = 0
+            for i in range(left):
+                x = pending[i]
+                while j < b1 and cols_b[j] < x - half:
+                    j += 1
+                if j == b1 or cols_b[j] > x + half:
+                    pending[kept] = x
+                    kept += 1
+            left = kept
+            if left == 0:
+                break
+        matched += (a1 - a0) - left
+    return matched
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _f_from_counts(n_fg, n_gt, fg_match, gt_match):
+    """The DAVIS precision/recall rules and F, in the same float64 operations."""
+    if n_fg == 0 and n_gt > 0:
+        precision, recall = 1.0, 0.0
+    elif n_fg > 0 and n_gt == 0:
+        precision, recall = 0.0, 1.0
+    elif n_fg == 0 and n_gt == 0:
+        precision, recall = 1.0, 1.0
+    else:
+        precision = fg_match / float(n_fg)
+        recall = gt_match / float(n_gt)
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _frame_jf(gt, pred, widths, want_f, s):
+    """J and F of one 0/1 (H, W) frame pair.
+
+    A first pass counts the foreground of every row (which gives J); the boundary pass then
+    skips the rows that cannot hold a boundary (both rows empty or both full). ``s`` holds
+    the scratch arrays (see `jf_kernel`).
+    """
+    cnt_g, cnt_p, ptr_g, ptr_p, cols_g, cols_p, buf, pending = s
+    h, w = gt.shape
+    words = buf.view(np.uint64)
+    n_gt = 0
+    n_fg = 0
+    inter, union = _frame_counts(gt, pred, cnt_g, cnt_p)
+    if want_f:
+        for y in range(h):
+            ptr_g[y] = n_gt
+            ptr_p[y] = n_fg
+            if _row_has_boundary(cnt_g, y, h, w):
+                n_gt = _boundary_points_row(gt, y, cols_g, n_gt, buf, words)
+            if _row_has_boundary(cnt_p, y, h, w):
+                n_fg = _boundary_points_row(pred, y, cols_p, n_fg, buf, words)
+    j = 1.0 if union == 0 else inter / union
+    if not want_f:
+        return j, np.nan
+    ptr_g[h] = n_gt
+    ptr_p[h] = n_fg
+    fg_match = 0
+    gt_match = 0
+    if n_gt > 0 and n_fg > 0:
+        fg_match = _count_matched(ptr_p, cols_p, ptr_g, cols_g, h, widths, pending)
+        gt_match = _count_matched(ptr_g, cols_g, ptr_p, cols_p, h, widths, pending)
+    return j, _f_from_counts(n_fg, n_gt, fg_match, gt_match)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def jf_kernel(gt, pred, widths, want_f):
+    """Per-frame J, F and predicted area of 0/1 uint8 (T, H, W) stacks.
+
+    Returns float64 (T,) J, float64 (T,) F and int64 (T,) foreground pixels of ``pred``.
+    ``widths`` encodes the dilation disk (see `_count_matched`); without ``want_f`` F is
+    NaN and no boundary is computed.
+    """
+    t_len, h, w = gt.shape
+    j = np.empty(t_len)
+    f = np.empty(t_len)
+    area = np.empty(t_len, dtype=np.int64)
+    scratch = (
+        np.empty(h, dtype=np.int64), np.empty(h, dtype=np.int64),          # row counts
+        np.empty(h + 1, dtype=np.int64), np.empty(h + 1, dtype=np.int64),  # row starts
+        np.empty(h * w, dtype=np.int32), np.empty(h * w, dtype=np.int32),  # columns
+        np.zeros(((w + 31) // 32) * 32, dtype=np.uint8),                    # boundary row
+        np.empty(w, dtype=np.int32),                                        # pending points
+    )
+    for t in range(t_len):
+        j[t], f[t] = _frame_jf(gt[t], pred[t], widths, want_f, scratch)
+        area[t] = scratch[1].sum()  # the row counts of pred, filled by _frame_jf
+    return j, f, area
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def foreground_count(masks):
+    """Number of non-zero pixels of a uint8 array of any shape (flattened)."""
+    flat = masks.ravel()
+    n = 0
+    for i in range(flat.shape[0]):
+        n += flat[i] != 0
+    return n

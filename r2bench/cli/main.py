@@ -1,0 +1,58 @@
+"""The root ``r2bench`` command group.
+
+Commands are thin: they parse arguments, call one library function and print. Library
+errors (`R2BenchError`) become one line on stderr and exit status 2 (SPEC §7); an
+unexpected failure becomes one line and status 1 (set R2BENCH_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from r2bench import __version__
+from r2bench.errors import R2BenchError
+
+
+class CommandError(click.ClickException):
+    """A failure reported as ``r2bench: <message>`` with a chosen exit status."""
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"r2bench: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except R2BenchError as e:
+            raise CommandError(str(e), e.exit_code) from None
+        except OSError as e:
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            raise CommandError(f"{where}{e.strerror or e}", 1) from None
+        except MemoryError:
+            raise CommandError("out of memory", 1) from None
+        except Exception as e:  # noqa: BLE001 - the user must never see a traceback
+            if os.environ.get("R2BENCH_DEBUG"):
+                raise
+            msg = f"internal error: {type(e).__name__}: {e} (R2BENCH_DEBUG=1 shows where)"
+            raise CommandError(msg.replace("\n", " "), 1) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="r2bench")
+def main() -> None:
+    """r2bench: the R2-VOS benchmark toolkit (build, score, run, publish)."""
+
+
+def progress_enabled(quiet: bool) -> bool:
+    """Progress bars go to stderr unless --quiet."""
+    return not quiet and sys.stderr is not None

@@ -1,0 +1,137 @@
+"""The Ref-Youtube-VOS layout (SPEC §1): read and validate a source root.
+
+    ROOT/meta_expressions/<split>/meta_expressions.json
+    ROOT/<split>/JPEGImages/VID/FRAME.jpg
+    ROOT/<split>/Annotations/VID/FRAME.png     palette PNG, pixel = object id
+    ROOT/<split>/meta.json                     Youtube-VOS categories per object
+
+Ref-DAVIS17 converted to this layout reads the same way. ``obj_id`` and ``Annotations/``
+may be absent (a valid split without ground truth): every reader here accepts that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from r2bench.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class Expression:
+    """One referring expression of a video; ``obj_id`` is None where the split lacks it."""
+
+    exp_id: str
+    exp: str
+    obj_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VideoMeta:
+    """A video of meta_expressions.json: its frame names and its expressions, in file order."""
+
+    video: str
+    frames: tuple[str, ...]
+    expressions: dict[str, Expression] = field(default_factory=dict)
+
+
+def load_json(path: str | os.PathLike, what: str) -> Any:
+    """Read a JSON file, turning every failure into a one-line DatasetError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, f"missing ({what})")
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DatasetError(path, f"cannot read {what}: {e}") from None
+
+
+def _expect(cond: bool, path: Path, where: str, what: str) -> None:
+    if not cond:
+        raise DatasetError(path, f"{where}: expected {what}")
+
+
+def parse_meta_expressions(data: Any, path: Path) -> dict[str, VideoMeta]:
+    """Validate the parsed meta_expressions.json and return its videos in file order."""
+    _expect(isinstance(data, dict) and isinstance(data.get("videos"), dict), path,
+            "top level", 'an object with a "videos" object')
+    videos: dict[str, VideoMeta] = {}
+    for vid, v in data["videos"].items():
+        _expect(isinstance(v, dict), path, f"videos.{vid}", "an object")
+        frames = v.get("frames")
+        _expect(isinstance(frames, list) and len(frames) > 0
+                and all(isinstance(f, str) and f for f in frames),
+                path, f"videos.{vid}.frames", "a non-empty list of frame names")
+        _expect(len(set(frames)) == len(frames), path, f"videos.{vid}.frames",
+                "distinct frame names")
+        exps = v.get("expressions", {})
+        _expect(isinstance(exps, dict), path, f"videos.{vid}.expressions", "an object")
+        parsed: dict[str, Expression] = {}
+        for eid, e in exps.items():
+            where = f"videos.{vid}.expressions.{eid}"
+            _expect(isinstance(e, dict) and isinstance(e.get("exp"), str), path, where,
+                    'an object with an "exp" string')
+            obj = e.get("obj_id")
+            _expect(obj is None or isinstance(obj, (str, int)), path, where + ".obj_id",
+                    "a string")
+            parsed[str(eid)] = Expression(str(eid), e["exp"], None if obj is None else str(obj))
+        videos[str(vid)] = VideoMeta(str(vid), tuple(frames), parsed)
+    return videos
+
+
+def parse_categories(data: Any, path: Path) -> dict[str, dict[str, str]]:
+    """Validate a Youtube-VOS meta.json: ``{VID: {OBJ_ID: category}}``."""
+    _expect(isinstance(data, dict) and isinstance(data.get("videos"), dict), path,
+            "top level", 'an object with a "videos" object')
+    out: dict[str, dict[str, str]] = {}
+    for vid, v in data["videos"].items():
+        objs = v.get("objects") if isinstance(v, dict) else None
+        _expect(isinstance(objs, dict), path, f"videos.{vid}.objects", "an object")
+        cats: dict[str, str] = {}
+        for oid, o in objs.items():
+            _expect(isinstance(o, dict) and isinstance(o.get("category"), str), path,
+                    f"videos.{vid}.objects.{oid}", 'an object with a "category" string')
+            cats[str(oid)] = o["category"]
+        out[str(vid)] = cats
+    return out
+
+
+class RefYTVOSRoot:
+    """A Ref-Youtube-VOS layout root and one of its splits."""
+
+    def __init__(self, root: str | os.PathLike, split: str):
+        self.root = Path(root)
+        self.split = split
+        if not self.root.is_dir():
+            raise DatasetError(self.root, "dataset folder does not exist")
+
+    @property
+    def meta_expressions_path(self) -> Path:
+        return self.root / "meta_expressions" / self.split / "meta_expressions.json"
+
+    @property
+    def categories_path(self) -> Path:
+        return self.root / self.split / "meta.json"
+
+    @property
+    def has_annotations(self) -> bool:
+        return (self.root / self.split / "Annotations").is_dir()
+
+    def load_videos(self) -> dict[str, VideoMeta]:
+        path = self.meta_expressions_path
+        return parse_meta_expressions(load_json(path, "Ref-Youtube-VOS meta_expressions.json"),
+                                      path)
+
+    def load_categories(self) -> dict[str, dict[str, str]]:
+        path = self.categories_path
+        return parse_categories(load_json(path, "Youtube-VOS meta.json with categories"), path)
+
+    def jpeg_path(self, video: str, frame: str) -> Path:
+        return self.root / self.split / "JPEGImages" / video / f"{frame}.jpg"
+
+    def annotation_path(self, video: str, frame: str) -> Path:
+        return self.root / self.split / "Annotations" / video / f"{frame}.png"

@@ -1,0 +1,291 @@
+"""Reading predictions in every form SPEC §3 accepts.
+
+- a PNG tree ``PREDS/<pair_id>/<FRAME>.png``, optionally with the ``Annotations/`` level
+  that R-VOS code writes (``PREDS/positive/Annotations/VID/EXP_ID/FRAME.png``);
+- ``positive`` and/or ``negative`` as ``.zip`` files (entries ``VID/EXP_ID/FRAME.png``,
+  optionally under ``Annotations/`` or ``<label>/``), checked against path escapes and
+  decompression bombs before anything is read;
+- one COCO RLE file ``PREDS.json``: ``[{"pair_id", "frame", "segmentation"}]``.
+
+Any PNG mode is accepted (1, L, P, LA, RGB, RGBA, I, I;16): a pixel is foreground when it
+is non-zero (for RGB(A), when a colour channel is non-zero; alpha is ignored).
+
+A frame is found through a *locator*, a small picklable tuple that worker processes open:
+``("file", path)``, ``("zip", zip_path, member)`` or ``("rle", json_path, rle_dict)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from r2bench.dataset import EvalDataset
+from r2bench.errors import SubmissionError
+
+Locator = tuple
+FrameKey = tuple[str, str]  # (pair_id, frame)
+
+MAX_ENTRY_BYTES = 64 << 20  # one PNG mask expanded from a zip; 4K RGBA is ~30 MiB raw
+MAX_TOTAL_BYTES = 16 << 30  # a whole expanded zip
+MAX_RATIO = 100  # expanded / compressed, for entries over 1 MiB (PNG barely recompresses)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """Every prediction frame found, by (pair_id, frame), and where it came from."""
+
+    path: Path
+    frames: dict[FrameKey, Locator]
+
+
+def _scan_tree(root: Path, prefix: str, out: dict[FrameKey, Locator]) -> None:
+    """Add ``root/VID/EXP_ID/FRAME.png`` as pair ``prefix + VID/EXP_ID``."""
+    with os.scandir(root) as videos:
+        for v in videos:
+            if not v.is_dir():
+                continue
+            with os.scandir(v.path) as exps:
+                for e in exps:
+                    if not e.is_dir():
+                        continue
+                    pair = f"{prefix}{v.name}/{e.name}"
+                    with os.scandir(e.path) as frames:
+                        for f in frames:
+                            if f.name.endswith(".png") and f.is_file():
+                                out[(pair, f.name[:-4])] = ("file", f.path)
+
+
+def _tree_root(folder: Path, videos: set[str]) -> Path:
+    """The folder holding VID/ directories: ``folder`` or its ``Annotations/`` level."""
+    ann = folder / "Annotations"
+    if ann.is_dir() and "Annotations" not in videos:
+        return ann
+    return folder
+
+
+def _safe_member(zip_path: Path, info: zipfile.ZipInfo) -> str:
+    name = info.filename
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
+        raise SubmissionError(zip_path, f"zip entry {name!r} escapes its folder; refusing to read it")
+    if info.file_size > MAX_ENTRY_BYTES or (
+            info.file_size > (1 << 20) and info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+        raise SubmissionError(zip_path, f"zip entry {name!r} would expand to {info.file_size} "
+                                        "bytes: not a mask PNG (decompression bomb?)")
+    return name
+
+
+def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str],
+              out: dict[FrameKey, Locator]) -> None:
+    """Add the PNG entries of a zip as pairs ``label_prefix + VID/EXP_ID``."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(zip_path, f"not a readable zip file: {e}") from None
+    total = 0
+    entries = []
+    for info in infos:
+        name = _safe_member(zip_path, info)
+        total += info.file_size
+        if not info.is_dir() and name.endswith(".png"):
+            entries.append(name)
+    if total > MAX_TOTAL_BYTES:
+        raise SubmissionError(zip_path, f"would expand to {total} bytes, over the "
+                                        f"{MAX_TOTAL_BYTES >> 30} GiB limit")
+    wrappers = {label_prefix.rstrip("/"), "Annotations"} - videos - {""}
+    for name in entries:
+        parts = name.split("/")
+        # Strip the wrapping levels R-VOS code adds: <label>/, Annotations/ or both.
+        while len(parts) > 3 and parts[0] in wrappers:
+            parts = parts[1:]
+        if len(parts) == 3:
+            vid, exp, frame = parts
+            out[(f"{label_prefix}{vid}/{exp}", frame[:-4])] = ("zip", os.fspath(zip_path), name)
+
+
+def _load_rle(path: Path) -> dict[FrameKey, Locator]:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SubmissionError(path, f"cannot read RLE JSON: {e}") from None
+    if not isinstance(data, list):
+        raise SubmissionError(path, "expected a list of {pair_id, frame, segmentation}")
+    out: dict[FrameKey, Locator] = {}
+    for i, entry in enumerate(data):
+        seg = entry.get("segmentation") if isinstance(entry, dict) else None
+        if not (isinstance(seg, dict) and isinstance(entry.get("pair_id"), str)
+                and isinstance(entry.get("frame"), str) and "counts" in seg
+                and isinstance(seg.get("size"), list) and len(seg["size"]) == 2):
+            raise SubmissionError(path, f"entry {i}: expected pair_id, frame and a COCO RLE "
+                                        "segmentation {size: [h, w], counts}")
+        key = (entry["pair_id"], entry["frame"])
+        if key in out:
+            raise SubmissionError(path, f"entry {i}: {key[0]}/{key[1]} appears twice")
+        out[key] = ("rle", os.fspath(path), seg)
+    return out
+
+
+def open_submission(path: str | os.PathLike, dataset: EvalDataset) -> Submission:
+    """Find every prediction frame of a submission, in whichever form it comes."""
+    path = Path(path)
+    videos = {p.pair_id.split("/")[-2] for p in dataset.pairs}
+    if path.is_file() and path.suffix == ".json":
+        return Submission(path, _load_rle(path))
+    if path.is_file() and path.suffix == ".zip" and dataset.mode == "rvos":
+        frames: dict[FrameKey, Locator] = {}
+        _scan_zip(path, "", videos, frames)
+        return Submission(path, frames)
+    if not path.exists():
+        raise SubmissionError(path, "predictions not found")
+    if not path.is_dir():
+        raise SubmissionError(path, "expected a folder, a .zip or an RLE .json file")
+    frames = {}
+    if dataset.mode == "rvos":
+        _scan_tree(_tree_root(path, videos), "", frames)
+    else:
+        for label in dataset.labels:
+            folder, zipped = path / label, path / f"{label}.zip"
+            if folder.is_dir():
+                _scan_tree(_tree_root(folder, videos), f"{label}/", frames)
+            elif zipped.is_file():
+                _scan_zip(zipped, f"{label}/", videos, frames)
+    if not frames:
+        expect = "positive/ and negative/ (folders or .zip)" if dataset.mode == "r2" \
+            else "VID/EXP_ID/FRAME.png"
+        raise SubmissionError(path, f"no prediction PNGs found (expected {expect})")
+    return Submission(path, frames)
+
+
+def describe(locator: Locator) -> str:
+    """A file name for messages: the PNG path, ``zip:member`` or ``json[pair/frame]``."""
+    if locator[0] == "file":
+        return locator[1]
+    if locator[0] == "zip":
+        return f"{locator[1]}:{locator[2]}"
+    return locator[1]
+
+
+@functools.lru_cache(maxsize=4)
+def _zip(path: str) -> zipfile.ZipFile:
+    # One open handle per zip and process: reading the central directory is not free.
+    return zipfile.ZipFile(path)
+
+
+def _read_png(locator: Locator) -> Image.Image:
+    try:
+        if locator[0] == "file":
+            with open(locator[1], "rb") as f:
+                data = f.read()
+        else:
+            data = _zip(locator[1]).read(locator[2])
+    except (OSError, zipfile.BadZipFile, KeyError) as e:
+        raise SubmissionError(describe(locator), f"cannot read: {e}") from None
+    if not data:
+        raise SubmissionError(describe(locator), "empty file, not a PNG")
+    try:
+        return Image.open(io.BytesIO(data), formats=["PNG"])
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise SubmissionError(describe(locator), f"not a readable PNG: {e}") from None
+
+
+def _rle_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    seg = locator[2]
+    where = f"{locator[1]}"
+    h, w = seg["size"]
+    if (h, w) != size:
+        raise SubmissionError(where, f"{pair_frame}: RLE size {h}x{w}, the video is "
+                                     f"{size[0]}x{size[1]}")
+    try:
+        rle = seg
+        if isinstance(seg["counts"], list):
+            rle = mask_utils.frPyObjects(seg, h, w)
+        elif isinstance(seg["counts"], str):
+            rle = {"size": [h, w], "counts": seg["counts"].encode("ascii")}
+        m = mask_utils.decode(rle)
+    except Exception as e:  # noqa: BLE001 - pycocotools raises bare exceptions
+        raise SubmissionError(where, f"{pair_frame}: bad RLE: {e}") from None
+    return np.ascontiguousarray(m != 0)
+
+
+def _pixels_nonzero(im: Image.Image) -> np.ndarray:
+    """(H, W) bool of non-zero pixels of a decoded image of any mode."""
+    if im.mode in ("RGB", "RGBA", "LA", "PA"):
+        bands = im.getbands()
+        keep = [b for b in bands if b != "A"]
+        arr = np.asarray(im)
+        return np.any(arr[..., [bands.index(b) for b in keep]] != 0, axis=-1)
+    arr = np.asarray(im)
+    return arr.view(np.bool_) if im.mode == "1" else arr != 0
+
+
+def read_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
+    """Decode one prediction frame into an (H, W) bool mask, checking its size."""
+    if locator[0] == "rle":
+        return _rle_mask(locator, size, pair_frame)
+    im = _read_png(locator)
+    w, h = im.size
+    if (h, w) != size:
+        raise SubmissionError(describe(locator), f"mask is {h}x{w}, the video is "
+                                                 f"{size[0]}x{size[1]}")
+    try:
+        im.load()
+        return _pixels_nonzero(im)
+    except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as e:
+        raise SubmissionError(describe(locator), f"corrupt or truncated PNG: {e}") from None
+
+
+def read_area(locator: Locator, size: tuple[int, int], pair_frame: str) -> int:
+    """Foreground pixels of one prediction frame (negative pairs need nothing else)."""
+    if locator[0] != "rle":
+        im = _read_png(locator)
+        w, h = im.size
+        if (h, w) != size:
+            raise SubmissionError(describe(locator), f"mask is {h}x{w}, the video is "
+                                                     f"{size[0]}x{size[1]}")
+        if im.mode in ("L", "P"):
+            try:
+                hist = im.histogram()  # decodes in C; no array needed
+            except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as e:
+                raise SubmissionError(describe(locator), f"corrupt or truncated PNG: {e}") from None
+            return h * w - hist[0]
+        try:
+            im.load()
+        except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as e:
+            raise SubmissionError(describe(locator), f"corrupt or truncated PNG: {e}") from None
+        return int(np.count_nonzero(_pixels_nonzero(im)))
+    return int(np.count_nonzero(_rle_mask(locator, size, pair_frame)))
+
+
+def check_complete(sub: Submission, dataset: EvalDataset, allow_missing: bool) -> int:
+    """Check that the submission holds exactly the dataset's frames; return how many miss.
+
+    Extra pairs or frames are always an error; missing ones are an error unless
+    ``allow_missing`` (then they are scored as empty masks).
+    """
+    expected = {(p.pair_id, f) for p in dataset.pairs for f in p.frames}
+    extra = sorted(set(sub.frames) - expected)
+    if extra:
+        pair, frame = extra[0]
+        known_pairs = {p.pair_id for p in dataset.pairs}
+        what = f"frame {frame} is not a frame of pair {pair}" if pair in known_pairs \
+            else f"pair {pair} is not a pair of the dataset"
+        more = f" ({len(extra) - 1} more extra frames)" if len(extra) > 1 else ""
+        raise SubmissionError(describe(sub.frames[extra[0]]), f"{what}{more}")
+    missing = sorted(expected - set(sub.frames))
+    if missing and not allow_missing:
+        pair, frame = missing[0]
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise SubmissionError(sub.path, f"missing prediction {pair}/{frame}.png{more} "
+                                        "(--allow-missing scores missing frames as empty)")
+    return len(missing)
