@@ -225,8 +225,9 @@ def _pixels_nonzero(im: Image.Image) -> np.ndarray:
         keep = [b for b in bands if b != "A"]
         arr = np.asarray(im)
         return np.any(arr[..., [bands.index(b) for b in keep]] != 0, axis=-1)
-    arr = np.asarray(im)
-    return arr.view(np.bool_) if im.mode == "1" else arr != 0
+    if im.mode == "1":  # Pillow exposes 1-bit pixels as bool bytes of 0/255: normalise
+        im = im.convert("L")
+    return np.asarray(im) != 0
 
 
 def read_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
