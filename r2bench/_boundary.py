@@ -110,24 +110,51 @@ def _boundary_points_row(seg, y, cols, n, buf, words):
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _count_matched(ptr_a, cols_a, ptr_b, cols_b, h, widths, pending):
+def _fill_grid(ptr, cols, h, cell, grid):
+    """Mark the (cell x cell) tiles of ``grid`` that hold at least one boundary point."""
+    grid[:] = 0
+    for y in range(h):
+        for i in range(ptr[y], ptr[y + 1]):
+            grid[y // cell, cols[i] // cell] = 1
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _near_tile(grid, y, x, cell):
+    """Whether a tile next to (or under) pixel (y, x) holds a point. With cell = r + 1,
+    every point within distance r of (y, x) lies in one of these nine tiles."""
+    ty = y // cell
+    tx = x // cell
+    for a in range(max(ty - 1, 0), min(ty + 2, grid.shape[0])):
+        for b in range(max(tx - 1, 0), min(tx + 2, grid.shape[1])):
+            if grid[a, b]:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _count_matched(ptr_a, cols_a, ptr_b, cols_b, grid_b, h, widths, pending):
     """How many boundary points of A lie within the disk of radius r of a point of B.
 
-    ``widths[d]`` = floor(sqrt(r^2 - d^2)) for d = 0..r. For each row of A, rows of B are
-    visited outward from dy = 0 and only the still unmatched points (kept sorted in
-    ``pending``, scratch of at least W ints) are merged against each row.
+    ``widths[d]`` = floor(sqrt(r^2 - d^2)) for d = 0..r; ``grid_b`` is B's tile map with
+    tiles of r + 1 pixels (`_fill_grid`), which rejects isolated points at once. For each
+    row of A, rows of B are visited outward from dy = 0 and only the still unmatched points
+    (kept sorted in ``pending``, scratch of at least W ints) are merged against each row.
     """
     r = widths.shape[0] - 1
+    cell = r + 1
     matched = 0
     for y in range(h):
         a0 = ptr_a[y]
         a1 = ptr_a[y + 1]
-        if a0 == a1:
-            continue
-        left = a1 - a0
-        for i in range(left):
-            pending[i] = cols_a[a0 + i]
+        left = 0
+        for i in range(a0, a1):
+            if _near_tile(grid_b, y, cols_a[i], cell):
+                pending[left] = cols_a[i]
+                left += 1
+        candidates = left
         for step in range(2 * r + 1):
+            if left == 0:
+                break
             dy = (step + 1) // 2 if step % 2 == 1 else -(step // 2)
             yy = y + dy
             if yy < 0 or yy >= h:
@@ -147,9 +174,7 @@ def _count_matched(ptr_a, cols_a, ptr_b, cols_b, h, widths, pending):
                     pending[kept] = x
                     kept += 1
             left = kept
-            if left == 0:
-                break
-        matched += (a1 - a0) - left
+        matched += candidates - left
     return matched
 
 
@@ -178,7 +203,7 @@ def _frame_jf(gt, pred, widths, want_f, s):
     skips the rows that cannot hold a boundary (both rows empty or both full). ``s`` holds
     the scratch arrays (see `jf_kernel`).
     """
-    cnt_g, cnt_p, ptr_g, ptr_p, cols_g, cols_p, buf, pending = s
+    cnt_g, cnt_p, ptr_g, ptr_p, cols_g, cols_p, buf, pending, grid_g, grid_p = s
     h, w = gt.shape
     words = buf.view(np.uint64)
     n_gt = 0
@@ -200,8 +225,11 @@ def _frame_jf(gt, pred, widths, want_f, s):
     fg_match = 0
     gt_match = 0
     if n_gt > 0 and n_fg > 0:
-        fg_match = _count_matched(ptr_p, cols_p, ptr_g, cols_g, h, widths, pending)
-        gt_match = _count_matched(ptr_g, cols_g, ptr_p, cols_p, h, widths, pending)
+        cell = widths.shape[0]
+        _fill_grid(ptr_g, cols_g, h, cell, grid_g)
+        _fill_grid(ptr_p, cols_p, h, cell, grid_p)
+        fg_match = _count_matched(ptr_p, cols_p, ptr_g, cols_g, grid_g, h, widths, pending)
+        gt_match = _count_matched(ptr_g, cols_g, ptr_p, cols_p, grid_p, h, widths, pending)
     return j, _f_from_counts(n_fg, n_gt, fg_match, gt_match)
 
 
@@ -217,12 +245,17 @@ def jf_kernel(gt, pred, widths, want_f):
     j = np.empty(t_len)
     f = np.empty(t_len)
     area = np.empty(t_len, dtype=np.int64)
+    cell = widths.shape[0]  # r + 1
+    tiles_h = (h + cell - 1) // cell
+    tiles_w = (w + cell - 1) // cell
     scratch = (
         np.empty(h, dtype=np.int64), np.empty(h, dtype=np.int64),          # row counts
         np.empty(h + 1, dtype=np.int64), np.empty(h + 1, dtype=np.int64),  # row starts
         np.empty(h * w, dtype=np.int32), np.empty(h * w, dtype=np.int32),  # columns
         np.zeros(((w + 31) // 32) * 32, dtype=np.uint8),                    # boundary row
         np.empty(w, dtype=np.int32),                                        # pending points
+        np.empty((tiles_h, tiles_w), dtype=np.uint8),                       # tile maps
+        np.empty((tiles_h, tiles_w), dtype=np.uint8),
     )
     for t in range(t_len):
         j[t], f[t] = _frame_jf(gt[t], pred[t], widths, want_f, scratch)
