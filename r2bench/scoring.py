@@ -22,8 +22,14 @@ from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
 from r2bench.errors import DatasetError
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.results import PairResult, summarise
-from r2bench.submission import Locator, Submission, check_complete, open_submission, read_area, \
-    read_mask
+from r2bench.submission import (
+    Locator,
+    Submission,
+    check_complete,
+    open_submission,
+    read_area,
+    read_mask,
+)
 
 log = logging.getLogger(__name__)
 

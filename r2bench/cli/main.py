@@ -40,7 +40,7 @@ class _Group(click.Group):
             raise CommandError(f"{where}{e.strerror or e}", 1) from None
         except MemoryError:
             raise CommandError("out of memory", 1) from None
-        except Exception as e:  # noqa: BLE001 - the user must never see a traceback
+        except Exception as e:
             if os.environ.get("R2BENCH_DEBUG"):
                 raise
             msg = f"internal error: {type(e).__name__}: {e} (R2BENCH_DEBUG=1 shows where)"

@@ -38,4 +38,5 @@ def test_bench_jf_stack_kernel(benchmark, hd_stack, reference_values):
 def test_bench_jf_per_frame_port(benchmark, hd_stack, reference_values):
     gt, pred = hd_stack
     j, f = benchmark.pedantic(lambda: (ref_j(gt, pred), ref_f(gt, pred)), rounds=3, iterations=1)
+    np.testing.assert_array_equal(j, reference_values[0])
     np.testing.assert_array_equal(f, reference_values[1])

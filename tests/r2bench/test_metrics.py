@@ -6,8 +6,15 @@ from davis_reference import ref_boundary_f, ref_f, ref_iou, ref_j, ref_seg2bmap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from r2bench.metrics import (boundary_radius, contour_accuracy, disk_half_widths,
-                             foreground_area, jf_per_frame, region_similarity, robustness)
+from r2bench.metrics import (
+    boundary_radius,
+    contour_accuracy,
+    disk_half_widths,
+    foreground_area,
+    jf_per_frame,
+    region_similarity,
+    robustness,
+)
 
 
 def _pattern(rng: np.random.Generator, kind: str, h: int, w: int) -> np.ndarray:
@@ -100,7 +107,7 @@ def test_radius_from_float64_diagonal():
 
 
 def test_disk_is_the_digital_disk():
-    for r in range(0, 15):
+    for r in range(15):
         widths = disk_half_widths(r)
         d = np.arange(-r, r + 1)
         disk = d[:, None] ** 2 + d[None, :] ** 2 <= r * r
