@@ -18,20 +18,37 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# De Bruijn sequence: (lowest set bit * _DEBRUIJN) >> 58 indexes _BIT_INDEX, giving the
+# position of that bit; a count-trailing-zeros without a compiler intrinsic.
+_DEBRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_BIT_INDEX = np.zeros(64, dtype=np.int64)
+_BIT_INDEX[[(((1 << i) * 0x03F79D71B4CB0A89) & (2**64 - 1)) >> 58 for i in range(64)]] = \
+    np.arange(64)
+_BIT_INDEX.setflags(write=False)
+
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _append_row(buf, words, w, cols, n):
-    """Append the columns of the set bytes of ``buf[:w]`` to ``cols`` from index n.
+def _append_row(words, cols, n):
+    """Append the byte positions of the set bytes of a 0/1 row to ``cols`` from index n.
 
-    ``words`` is ``buf`` viewed as uint64 and padded with zeros to a multiple of 4 words;
-    boundaries are sparse, so 32 clear bytes are skipped at a time.
+    ``words`` is the row viewed as uint64, zero-padded to a multiple of 8 words. Clear
+    64-byte blocks are skipped; in the others each set byte is found from the lowest set
+    bit of its word, so the cost follows the boundary length, not the row width.
     """
-    for k in range(0, words.shape[0], 4):
-        if words[k] | words[k + 1] | words[k + 2] | words[k + 3]:
-            for x in range(8 * k, min(8 * k + 32, w)):
-                if buf[x]:
-                    cols[n] = x
-                    n += 1
+    one = np.uint64(1)
+    shift = np.uint64(58)
+    for b in range(words.shape[0] // 8):
+        k = 8 * b
+        if ((words[k] | words[k + 1]) | (words[k + 2] | words[k + 3])
+                | (words[k + 4] | words[k + 5]) | (words[k + 6] | words[k + 7])) == 0:
+            continue
+        for kk in range(k, k + 8):
+            word = words[kk]
+            while word != 0:
+                lowest = word & (~word + one)
+                cols[n] = 8 * kk + (_BIT_INDEX[(lowest * _DEBRUIJN) >> shift] >> 3)
+                n += 1
+                word ^= lowest
     return n
 
 
@@ -106,7 +123,7 @@ def _boundary_points_row(seg, y, cols, n, buf, words):
         _boundary_row(seg[y], seg[y + 1], buf, w)
     else:
         _boundary_last_row(seg[y], buf, w)
-    return _append_row(buf, words, w, cols, n)
+    return _append_row(words, cols, n)
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
@@ -252,7 +269,7 @@ def jf_kernel(gt, pred, widths, want_f):
         np.empty(h, dtype=np.int64), np.empty(h, dtype=np.int64),          # row counts
         np.empty(h + 1, dtype=np.int64), np.empty(h + 1, dtype=np.int64),  # row starts
         np.empty(h * w, dtype=np.int32), np.empty(h * w, dtype=np.int32),  # columns
-        np.zeros(((w + 31) // 32) * 32, dtype=np.uint8),                    # boundary row
+        np.zeros(((w + 63) // 64) * 64, dtype=np.uint8),                    # boundary row
         np.empty(w, dtype=np.int32),                                        # pending points
         np.empty((tiles_h, tiles_w), dtype=np.uint8),                       # tile maps
         np.empty((tiles_h, tiles_w), dtype=np.uint8),

@@ -84,7 +84,7 @@ def build_dataset(source, split, out, seed, strategy, link, categories, overwrit
     from datasets_builder.build import build_dataset as build
 
     result = build(source, split, out, seed=seed, link=link, categories=categories,
-                   overwrite=overwrite, progress=progress_enabled(quiet))
+                   overwrite=overwrite, progress=progress_enabled(quiet), strategy=strategy)
     click.echo(result.report.summary())
 
 

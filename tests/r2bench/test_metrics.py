@@ -146,3 +146,16 @@ def test_area_and_robustness():
     assert robustness(25, 100) == 0.75
     assert robustness(300, 100) == -2.0
     assert robustness(5, 0) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 60), vertical=st.booleans(), t=st.integers(1, 3),
+       density=st.tuples(st.floats(0, 1), st.floats(0, 1)), seed=st.integers(0, 2**32 - 1))
+def test_jf_equal_reference_on_1xn_and_nx1(n, vertical, t, density, seed):
+    rng = np.random.default_rng(seed)
+    shape = (t, n, 1) if vertical else (t, 1, n)
+    gt = rng.random(shape) < density[0]
+    pred = rng.random(shape) < density[1]
+    j, f, _ = jf_per_frame(gt, pred)
+    np.testing.assert_allclose(j, ref_j(gt, pred), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(f, ref_f(gt, pred), rtol=0, atol=1e-12)
