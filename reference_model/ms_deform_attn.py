@@ -1,0 +1,111 @@
+"""Multi-scale deformable attention (Deformable DETR, Zhu et al. 2021) in pure PyTorch.
+
+Semantics follow Deformable DETR's ``MSDeformAttn``: each query predicts, per head, level and
+point, a sampling offset and an attention weight (softmax over levels x points); values are
+bilinearly sampled with ``grid_sample(align_corners=False, padding_mode="zeros")`` at
+``reference point + offset / (W_l, H_l)`` (2-d references) or
+``center + offset / n_points * wh / 2`` (box references). Coordinates are normalised to [0, 1].
+
+Legend: N batch, Lq queries, S = sum_l H_l W_l value tokens, M heads, D = C / M,
+L levels, P points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def ms_deform_attn_core(value: Tensor, spatial_shapes: Tensor, sampling_locations: Tensor,
+                        attention_weights: Tensor) -> Tensor:
+    """Sample and weight the values.
+
+    value: [N, S, M, D]; spatial_shapes: [L, 2] (H_l, W_l) long;
+    sampling_locations: [N, Lq, M, L, P, 2] normalised (x, y);
+    attention_weights: [N, Lq, M, L, P] -> [N, Lq, M * D].
+    """
+    n, _, m, d = value.shape
+    _, lq, _, nl, p, _ = sampling_locations.shape
+    sizes = [int(h) * int(w) for h, w in spatial_shapes.tolist()]
+    values = value.split(sizes, dim=1)
+    grids = 2 * sampling_locations - 1  # grid_sample wants [-1, 1]
+    sampled = []
+    for lvl, (h, w) in enumerate(spatial_shapes.tolist()):
+        v = values[lvl].flatten(2).transpose(1, 2).reshape(n * m, d, h, w)  # [N*M, D, H, W]
+        g = grids[:, :, :, lvl].transpose(1, 2).flatten(0, 1)  # [N*M, Lq, P, 2]
+        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros",
+                                     align_corners=False))  # [N*M, D, Lq, P]
+    w = attention_weights.transpose(1, 2).reshape(n * m, 1, lq, nl * p)  # [N*M, 1, Lq, L*P]
+    out = (torch.stack(sampled, dim=-2).flatten(-2) * w).sum(-1)  # [N*M, D, Lq]
+    return out.view(n, m * d, lq).transpose(1, 2).contiguous()  # [N, Lq, M*D]
+
+
+class MSDeformAttn(nn.Module):
+    """Multi-scale deformable attention module with Deformable DETR's parameterisation."""
+
+    def __init__(self, d_model: int = 256, n_levels: int = 4, n_heads: int = 8,
+                 n_points: int = 4):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model {d_model} not divisible by n_heads {n_heads}")
+        self.d_model, self.n_levels, self.n_heads, self.n_points = d_model, n_levels, n_heads, \
+            n_points
+        self.sampling_offsets = nn.Linear(d_model, n_heads * n_levels * n_points * 2)
+        self.attention_weights = nn.Linear(d_model, n_heads * n_levels * n_points)
+        self.value_proj = nn.Linear(d_model, d_model)
+        self.output_proj = nn.Linear(d_model, d_model)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # initial offsets point in M evenly spaced directions, 1..P steps away
+        nn.init.zeros_(self.sampling_offsets.weight)
+        theta = torch.arange(self.n_heads, dtype=torch.float32) * (2 * math.pi / self.n_heads)
+        grid = torch.stack([theta.cos(), theta.sin()], -1)  # [M, 2]
+        grid = grid / grid.abs().max(-1, keepdim=True)[0]
+        grid = grid.view(self.n_heads, 1, 1, 2).repeat(1, self.n_levels, self.n_points, 1)
+        grid = grid * torch.arange(1, self.n_points + 1, dtype=torch.float32).view(1, 1, -1, 1)
+        with torch.no_grad():
+            self.sampling_offsets.bias.copy_(grid.flatten())
+        nn.init.zeros_(self.attention_weights.weight)
+        nn.init.zeros_(self.attention_weights.bias)
+        for lin in (self.value_proj, self.output_proj):
+            nn.init.xavier_uniform_(lin.weight)
+            nn.init.zeros_(lin.bias)
+
+    def sampling(self, query: Tensor, reference_points: Tensor,
+                 spatial_shapes: Tensor) -> tuple[Tensor, Tensor]:
+        """Sampling locations [N, Lq, M, L, P, 2] and weights [N, Lq, M, L, P] of each query."""
+        n, lq, _ = query.shape
+        m, nl, p = self.n_heads, self.n_levels, self.n_points
+        offsets = self.sampling_offsets(query).view(n, lq, m, nl, p, 2)
+        weights = self.attention_weights(query).view(n, lq, m, nl * p).softmax(-1)
+        weights = weights.view(n, lq, m, nl, p)
+        if reference_points.shape[-1] == 2:
+            normalizer = spatial_shapes.flip(-1).to(query.dtype)  # [L, 2] as (W, H)
+            loc = reference_points[:, :, None, :, None, :] \
+                + offsets / normalizer[None, None, None, :, None, :]
+        elif reference_points.shape[-1] == 4:
+            ref = reference_points[:, :, None, :, None, :]  # [N, Lq, 1, L, 1, 4]
+            loc = ref[..., :2] + offsets / p * ref[..., 2:] * 0.5
+        else:
+            raise ValueError(f"reference_points last dim must be 2 or 4, "
+                             f"got {reference_points.shape[-1]}")
+        return loc, weights
+
+    def forward(self, query: Tensor, reference_points: Tensor, value: Tensor,
+                spatial_shapes: Tensor, padding_mask: Tensor | None = None) -> Tensor:
+        """query: [N, Lq, C]; reference_points: [N, Lq, L, 2 or 4] normalised;
+        value: [N, S, C]; spatial_shapes: [L, 2]; padding_mask: [N, S] True on padding
+        -> [N, Lq, C]."""
+        n, s, _ = value.shape
+        if int((spatial_shapes[:, 0] * spatial_shapes[:, 1]).sum()) != s:
+            raise ValueError("spatial_shapes do not match the number of value tokens")
+        v = self.value_proj(value)
+        if padding_mask is not None:
+            v = v.masked_fill(padding_mask[..., None], 0.0)
+        v = v.view(n, s, self.n_heads, self.d_model // self.n_heads)  # [N, S, M, D]
+        loc, weights = self.sampling(query, reference_points, spatial_shapes)
+        return self.output_proj(ms_deform_attn_core(v, spatial_shapes, loc, weights))

@@ -1,0 +1,45 @@
+"""The tiny model and the criterion learn: the loss on one small batch halves."""
+
+from __future__ import annotations
+
+import torch
+
+from reference_model.build import build_model
+from reference_model.config import tiny
+
+
+def _batch():
+    """Two clips of T=2 frames: a positive one with a moving bright square, a negative one."""
+    t, h, w = 2, 96, 160
+    frames = torch.randn(2, t, 3, h, w, generator=torch.Generator().manual_seed(0)) * 0.1
+    masks = torch.zeros(1, t, h, w)
+    boxes = torch.zeros(1, t, 4)
+    for i in range(t):
+        y0, x0 = 24, 40 + 24 * i
+        frames[0, i, :, y0:y0 + 32, x0:x0 + 48] += 2.0
+        masks[0, i, y0:y0 + 32, x0:x0 + 48] = 1.0
+        boxes[0, i] = torch.tensor([(x0 + 24) / w, (y0 + 16) / h, 48 / w, 32 / h])
+    positive = {"positive": True, "boxes": boxes, "masks": masks,
+                "valid": torch.ones(1, t, dtype=torch.bool)}
+    negative = {"positive": False, "boxes": torch.zeros(0, t, 4),
+                "masks": torch.zeros(0, t, h, w), "valid": torch.zeros(0, t, dtype=torch.bool)}
+    return frames, ["the big white square moving right", "the red circle above the star"], \
+        [positive, negative]
+
+
+def test_loss_halves_on_one_batch(tiny_text_dir):
+    torch.manual_seed(0)
+    model, criterion, _ = build_model(tiny(tiny_text_dir))
+    model.train()
+    frames, captions, targets = _batch()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
+    losses = []
+    for _ in range(25):
+        loss = criterion(model(frames, captions), targets)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert min(losses[-5:]) < 0.5 * losses[0], losses
