@@ -34,9 +34,12 @@ def _parse_size(ctx, param, value: str) -> tuple[int, int]:
               help="Random seed; the same seed gives the same bytes.")
 @click.option("--valid-gt/--no-valid-gt", default=True, show_default=True,
               help="Give the valid split obj_id and Annotations/ (needed for J and F).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Rendering processes (the output does not depend on it)  [default: one "
+                   "per CPU].")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def synth(out, videos, train_videos, frames, size, seed, valid_gt, overwrite, quiet):
+def synth(out, videos, train_videos, frames, size, seed, valid_gt, workers, overwrite, quiet):
     """Generate a synthetic source in the Ref-Youtube-VOS layout at OUT.
 
     Splits train and valid: JPEG frames, palette-PNG annotations, meta.json with the shape
@@ -47,7 +50,8 @@ def synth(out, videos, train_videos, frames, size, seed, valid_gt, overwrite, qu
     _refuse_existing(out, overwrite)
     cfg = SynthConfig(videos=videos, train_videos=train_videos, frames=frames,
                       height=size[0], width=size[1], seed=seed, valid_ground_truth=valid_gt)
-    write_source(out, cfg, overwrite=overwrite, progress=progress_enabled(quiet))
+    write_source(out, cfg, overwrite=overwrite, progress=progress_enabled(quiet),
+                 workers=workers)
     click.echo(f"wrote {out}: {videos} valid + {cfg.count('train')} train videos, "
                f"{frames} frames of {size[0]}x{size[1]}")
 

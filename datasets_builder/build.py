@@ -1,0 +1,292 @@
+"""``r2bench build-dataset``: R2-Youtube-VOS from a Ref-Youtube-VOS split (paper §5.1, SPEC §2).
+
+Every expression of video v queries v (positive) and pi(v) (negative), where pi is one
+seeded permutation of the videos without fixed points in which every negative pair is
+unrelated (``constraints``). Feasibility is decided exactly by a maximum matching
+(``matching``); when no valid pi exists the builder names the videos it cannot place and
+writes nothing.
+
+Output: ``r2_meta.json`` and two Ref-Youtube-VOS roots made of links to the source frames
+(``positive/`` mirrors the split; in ``negative/`` the key VID holds pi(VID)'s frames), so
+unchanged R-VOS inference code runs on ``OUT/negative``. Symlinks are absolute (to the
+resolved source), so OUT may be moved but the source may not. Everything is written to a
+temporary folder, verified, and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from datasets_builder.constraints import CONSTRAINT, Constraints, build_constraints
+from datasets_builder.matching import negative_matching
+from datasets_builder.verify import VerifyReport, verify_dataset
+from r2bench.dataset import R2_FORMAT, R2_META
+from r2bench.errors import DatasetError, InfeasibleError
+from r2bench.fileio import atomic_directory, dumps_json
+from r2bench.refytvos import RefYTVOSRoot, VideoMeta, load_json, parse_categories
+
+log = logging.getLogger(__name__)
+
+LINK_MODES = ("symlink", "hardlink", "copy")
+STRATEGIES = ("random",)
+_NAMED = 5   # unplaceable videos named in the error message
+
+
+@dataclass(frozen=True)
+class SourceSplit:
+    """A validated source split: its videos and each video's objects' categories."""
+
+    root: RefYTVOSRoot
+    videos: dict[str, VideoMeta]
+    objects: dict[str, dict[str, str]]      # VID -> OBJ_ID -> category
+    categories_path: Path
+
+
+def load_categories_file(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """Categories from a Youtube-VOS ``meta.json`` or a plain ``{VID: {OBJ_ID: category}}``.
+
+    The plain form is DAVIS's ``davis_semantics.json``, for Ref-DAVIS17.
+    """
+    path = Path(path)
+    data = load_json(path, "categories file")
+    if isinstance(data, dict) and isinstance(data.get("videos"), dict):
+        return parse_categories(data, path)
+    if isinstance(data, dict) and all(
+            isinstance(objs, dict) and all(isinstance(c, str) for c in objs.values())
+            for objs in data.values()):
+        return {str(v): {str(o): c for o, c in objs.items()} for v, objs in data.items()}
+    raise DatasetError(path, 'expected a Youtube-VOS meta.json ({"videos": {VID: {"objects": '
+                             '...}}}) or {VID: {OBJ_ID: category}}')
+
+
+def load_source(source: str | os.PathLike, split: str,
+                categories: str | os.PathLike | None = None) -> SourceSplit:
+    """Read and cross-check a source split's expressions and categories."""
+    root = RefYTVOSRoot(source, split)
+    videos = root.load_videos()
+    if not videos:
+        raise DatasetError(root.meta_expressions_path, "no videos")
+    cat_path = root.categories_path if categories is None else Path(categories)
+    objects = root.load_categories() if categories is None else load_categories_file(cat_path)
+    for vid, meta in videos.items():
+        if vid not in objects:
+            raise DatasetError(cat_path, f"no categories for video {vid} "
+                                         f"(listed in {root.meta_expressions_path})")
+        for eid, exp in meta.expressions.items():
+            if exp.obj_id is not None and exp.obj_id not in objects[vid]:
+                raise DatasetError(root.meta_expressions_path,
+                                   f"videos.{vid}.expressions.{eid}: obj_id {exp.obj_id} is "
+                                   f"not an object of {vid} in {cat_path}")
+    return SourceSplit(root, videos, {v: objects[v] for v in videos}, cat_path)
+
+
+def _infeasible(src: SourceSplit, c: Constraints, match: np.ndarray) -> InfeasibleError:
+    stuck = np.flatnonzero(match < 0)
+    named = []
+    for v in stuck[:_NAMED].tolist():
+        n_ok = sum(u != v and not (c.forbid[v] & c.cats[u]) for u in range(len(c.cats)))
+        ruled_out = ", ".join(c.namer.names(c.forbid[v])) or "-"
+        named.append(f"{c.videos[v]} (rules out {ruled_out}; {n_ok} compatible videos)")
+    more = f" and {len(stuck) - _NAMED} more" if len(stuck) > _NAMED else ""
+    return InfeasibleError(src.root.meta_expressions_path,
+                           f"no valid shuffle exists: at most {len(match) - len(stuck)} of "
+                           f"{len(match)} videos can get an unrelated negative video; these "
+                           f"cannot be placed: {'; '.join(named)}{more}")
+
+
+def plan_negatives(src: SourceSplit, seed: int) -> dict[str, str]:
+    """negative_of: VID -> pi(VID); raises InfeasibleError when no valid pi exists."""
+    c = build_constraints(src.videos, src.objects)
+    match = negative_matching(c.cats, c.forbid, seed)
+    if (match < 0).any():
+        raise _infeasible(src, c, match)
+    return {v: c.videos[u] for v, u in zip(c.videos, match.tolist())}
+
+
+def _frame_size(path: Path) -> list[int]:
+    """[H, W] from the JPEG header (nothing is decoded)."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (OSError, UnidentifiedImageError) as e:
+        raise DatasetError(path, f"cannot read image header: {e}") from None
+    return [h, w]
+
+
+def _check_frames(src: SourceSplit, vid: str) -> None:
+    jpeg_dir = src.root.root / src.root.split / "JPEGImages" / vid
+    present = set(os.listdir(jpeg_dir)) if jpeg_dir.is_dir() else set()
+    for f in src.videos[vid].frames:
+        if f"{f}.jpg" not in present:
+            raise DatasetError(src.root.jpeg_path(vid, f),
+                               f"missing (a frame listed in {src.root.meta_expressions_path})")
+
+
+def r2_meta_record(src: SourceSplit, negative_of: Mapping[str, str], seed: int,
+                   sizes: Mapping[str, list[int]], link: str, strategy: str = "random") -> dict:
+    """r2_meta.json (SPEC §2), without its ``checks``; key order is fixed for byte identity."""
+    videos = {vid: {"frames": list(m.frames),
+                    "categories": list(dict.fromkeys(src.objects[vid].values())),
+                    "size": sizes[vid], "objects": src.objects[vid]}
+              for vid, m in src.videos.items()}
+    pos, neg = [], []
+    for vid, m in src.videos.items():
+        for eid, e in m.expressions.items():
+            pos.append({"pair_id": f"positive/{vid}/{eid}", "label": "positive", "video": vid,
+                        "source_video": vid, "exp_id": eid, "exp": e.exp, "obj_id": e.obj_id})
+            neg.append({"pair_id": f"negative/{vid}/{eid}", "label": "negative",
+                        "video": negative_of[vid], "source_video": vid, "exp_id": eid,
+                        "exp": e.exp})
+    return {"format": R2_FORMAT, "version": 1, "source": str(src.root.root.resolve()),
+            "split": src.root.split, "seed": seed, "strategy": strategy, "link": link,
+            "categories_file": str(src.categories_path.resolve()),
+            "negative_of": dict(negative_of), "videos": videos, "pairs": pos + neg}
+
+
+def checks_record(meta: dict) -> dict:
+    """The ``checks`` entry: counts and the constraint that holds.
+
+    The matching guarantees the constraint; ``verify_dataset`` re-checks it, independently,
+    on the written dataset before it is renamed into place.
+    """
+    n_exp = sum(p["label"] == "positive" for p in meta["pairs"])
+    return {"videos": len(meta["videos"]), "expressions": n_exp, "positive_pairs": n_exp,
+            "negative_pairs": n_exp, "fixed_points": 0, "violations": 0,
+            "constraint": CONSTRAINT, "seed": meta["seed"]}
+
+
+def dumps_r2_meta(meta: dict) -> bytes:
+    """JSON with one line per top-level entry's element (a pair, a video, a check).
+
+    As readable as an indented file and written by json's C encoder: an indented dump of
+    100,000 pairs goes through the pure-Python encoder and takes seconds.
+    """
+    enc = json.JSONEncoder(ensure_ascii=False).encode
+
+    def block(value) -> str:
+        if isinstance(value, dict) and value:
+            items = [f"  {enc(k)}: {enc(v)}" for k, v in value.items()]
+        elif isinstance(value, list) and value:
+            items = [f"  {enc(v)}" for v in value]
+        else:
+            return enc(value)
+        open_, close = ("{", "}") if isinstance(value, dict) else ("[", "]")
+        return open_ + "\n" + ",\n".join(items) + "\n " + close
+
+    lines = [f" {enc(k)}: {block(v)}" for k, v in meta.items()]
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+
+
+def plan_r2_meta(src: SourceSplit, seed: int, sizes: Mapping[str, list[int]],
+                 link: str = "symlink", strategy: str = "random") -> dict:
+    """The whole r2_meta.json record, checks included: everything but the files."""
+    meta = r2_meta_record(src, plan_negatives(src, seed), seed, sizes, link, strategy)
+    meta["checks"] = checks_record(meta)
+    return meta
+
+
+def _linker(mode: str) -> Callable[[Path, Path], None]:
+    if mode == "symlink":
+        return lambda src, dst: os.symlink(src.resolve(), dst)
+    if mode == "hardlink":
+        return os.link
+    if mode == "copy":
+        return shutil.copyfile
+    raise ValueError(f"unknown link mode {mode!r}")
+
+
+def _negative_meta_expressions(src: SourceSplit, negative_of: Mapping[str, str]) -> dict:
+    """Key VID: pi(VID)'s frames, VID's expressions without obj_id (the object is absent)."""
+    return {"videos": {vid: {"expressions": {eid: {"exp": e.exp}
+                                             for eid, e in m.expressions.items()},
+                             "frames": list(src.videos[negative_of[vid]].frames)}
+                       for vid, m in src.videos.items()}}
+
+
+def _write_roots(tmp: Path, src: SourceSplit, negative_of: Mapping[str, str], link: str,
+                 progress: bool) -> None:
+    put = _linker(link)
+    split = src.root.split
+    for label in ("positive", "negative"):
+        (tmp / label / "meta_expressions" / split).mkdir(parents=True)
+        (tmp / label / split).mkdir(parents=True)
+    put(src.root.meta_expressions_path, tmp / "positive" / "meta_expressions" / split /
+        "meta_expressions.json")
+    if src.root.categories_path.is_file():
+        put(src.root.categories_path, tmp / "positive" / split / "meta.json")
+    (tmp / "negative" / "meta_expressions" / split / "meta_expressions.json").write_bytes(
+        dumps_json(_negative_meta_expressions(src, negative_of)))
+    (tmp / "negative" / split / "meta.json").write_bytes(dumps_json({"videos": {
+        vid: {"objects": {o: {"category": c} for o, c in src.objects[neg].items()}}
+        for vid, neg in negative_of.items()}}))
+    ann = src.root.root / split / "Annotations"
+    for vid in tqdm(src.videos, desc="link", unit="video", disable=not progress,
+                    file=sys.stderr):
+        _link_video(tmp, src, vid, negative_of[vid], put, ann.is_dir())
+
+
+def _link_frames(src_dir: Path, dst_dir: Path, frames, ext: str, put) -> None:
+    dst_dir.mkdir(parents=True)
+    for f in frames:
+        put(src_dir / f"{f}.{ext}", dst_dir / f"{f}.{ext}")
+
+
+def _link_video(tmp: Path, src: SourceSplit, vid: str, neg: str, put, annotated: bool) -> None:
+    """positive/VID <- VID's frames (and annotations); negative/VID <- pi(VID)'s frames."""
+    split = src.root.split
+    source = src.root.root / split
+    pos, negative = tmp / "positive" / split, tmp / "negative" / split
+    _link_frames(source / "JPEGImages" / vid, pos / "JPEGImages" / vid,
+                 src.videos[vid].frames, "jpg", put)
+    _link_frames(source / "JPEGImages" / neg, negative / "JPEGImages" / vid,
+                 src.videos[neg].frames, "jpg", put)
+    ann = source / "Annotations" / vid
+    if annotated and ann.is_dir():
+        # Youtube-VOS valid annotates only some frames: link the ones that exist.
+        present = set(os.listdir(ann))
+        _link_frames(ann, pos / "Annotations" / vid,
+                     [f for f in src.videos[vid].frames if f"{f}.png" in present], "png", put)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out: Path
+    negative_of: dict[str, str]
+    report: VerifyReport
+
+
+def build_dataset(source: str | os.PathLike, split: str, out: str | os.PathLike, seed: int = 0,
+                  link: str = "symlink", categories: str | os.PathLike | None = None,
+                  overwrite: bool = False, progress: bool = False,
+                  strategy: str = "random") -> BuildResult:
+    """Build the R2 dataset of ``source``/``split`` at ``out``; nothing is written on error."""
+    if link not in LINK_MODES or strategy not in STRATEGIES:
+        raise ValueError(f"link must be one of {LINK_MODES}, strategy one of {STRATEGIES}")
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise DatasetError(out, "already exists (use --overwrite to replace it)")
+    src = load_source(source, split, categories)
+    for vid in src.videos:
+        _check_frames(src, vid)
+    sizes = {vid: _frame_size(src.root.jpeg_path(vid, m.frames[0]))
+             for vid, m in src.videos.items()}
+    meta = plan_r2_meta(src, seed, sizes, link, strategy)
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        _write_roots(tmp, src, meta["negative_of"], link, progress)
+        (tmp / R2_META).write_bytes(dumps_r2_meta(meta))
+        report = verify_dataset(tmp)
+    report.path = out
+    log.info("R2 dataset: %d videos, %d expressions in %s", report.videos,
+             report.expressions, out)
+    return BuildResult(out, meta["negative_of"], report)
