@@ -73,25 +73,40 @@ def _boundary_last_row(cur, out, w):
     out[w - 1] = 0
 
 
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _byte_sum(acc):
+    """Sum of the eight bytes of a uint64 (each byte at most 255)."""
+    pairs = (acc & np.uint64(0x00FF00FF00FF00FF)) + ((acc >> np.uint64(8))
+                                                    & np.uint64(0x00FF00FF00FF00FF))
+    return (pairs * np.uint64(0x0001000100010001)) >> np.uint64(48)
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
 def _frame_counts(gt, pred, cnt_g, cnt_p):
     """Per-row foreground counts of two 0/1 (H, W) frames; returns (intersection, union)."""
     h, w = gt.shape
     inter = 0
     if w % 8 == 0:
-        # Eight 0/1 bytes per word: multiplying by 0x0101..01 sums them into the top byte.
+        # Eight 0/1 bytes per word: adding words adds the bytes lane by lane, without
+        # carries while a lane stays under 256, so blocks of 255 words are summed by plain
+        # (vectorisable) adds and the lanes are folded once per block.
         gw = gt.ravel().view(np.uint64)
         pw = pred.ravel().view(np.uint64)
-        ones = np.uint64(0x0101010101010101)
-        top = np.uint64(56)
         per_row = w // 8
         for y in range(h):
             n_g = 0
             n_p = 0
-            for k in range(y * per_row, (y + 1) * per_row):
-                n_g += (gw[k] * ones) >> top
-                n_p += (pw[k] * ones) >> top
-                inter += ((gw[k] & pw[k]) * ones) >> top
+            for start in range(y * per_row, (y + 1) * per_row, 255):
+                acc_g = np.uint64(0)
+                acc_p = np.uint64(0)
+                acc_and = np.uint64(0)
+                for k in range(start, min(start + 255, (y + 1) * per_row)):
+                    acc_g += gw[k]
+                    acc_p += pw[k]
+                    acc_and += gw[k] & pw[k]
+                n_g += _byte_sum(acc_g)
+                n_p += _byte_sum(acc_p)
+                inter += _byte_sum(acc_and)
             cnt_g[y] = n_g
             cnt_p[y] = n_p
     else:
