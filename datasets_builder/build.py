@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from datasets_builder.constraints import CONSTRAINT, Constraints, build_constraints
@@ -34,7 +33,7 @@ from datasets_builder.verify import VerifyReport, verify_dataset
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError, InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json
-from r2bench.refytvos import RefYTVOSRoot, VideoMeta, load_json, parse_categories
+from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json, parse_categories
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +111,6 @@ def plan_negatives(src: SourceSplit, seed: int) -> dict[str, str]:
     if (match < 0).any():
         raise _infeasible(src, c, match)
     return {v: c.videos[u] for v, u in zip(c.videos, match.tolist())}
-
-
-def _frame_size(path: Path) -> list[int]:
-    """[H, W] from the JPEG header (nothing is decoded)."""
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-    except (OSError, UnidentifiedImageError) as e:
-        raise DatasetError(path, f"cannot read image header: {e}") from None
-    return [h, w]
 
 
 def _check_frames(src: SourceSplit, vid: str) -> None:
@@ -279,7 +268,7 @@ def build_dataset(source: str | os.PathLike, split: str, out: str | os.PathLike,
     src = load_source(source, split, categories)
     for vid in src.videos:
         _check_frames(src, vid)
-    sizes = {vid: _frame_size(src.root.jpeg_path(vid, m.frames[0]))
+    sizes = {vid: list(image_size(src.root.jpeg_path(vid, m.frames[0])))
              for vid, m in src.videos.items()}
     meta = plan_r2_meta(src, seed, sizes, link, strategy)
     with atomic_directory(out, overwrite=overwrite) as tmp:

@@ -15,10 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from r2bench.errors import DatasetError
-from r2bench.refytvos import RefYTVOSRoot, VideoMeta, load_json
+from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
 
 R2_META = "r2_meta.json"
 R2_FORMAT = "r2bench/r2-dataset"
@@ -64,12 +62,7 @@ def _frame_size(paths: list[Path], video: str) -> tuple[int, int]:
     """(H, W) from the header of the first existing image (nothing is decoded)."""
     for path in paths:
         if path.is_file():
-            try:
-                with Image.open(path) as im:
-                    w, h = im.size
-                return h, w
-            except (OSError, UnidentifiedImageError) as e:
-                raise DatasetError(path, f"cannot read image header: {e}") from None
+            return image_size(path)
     raise DatasetError(paths[0] if paths else None,
                        f"missing: no frame image to take the size of video {video} from")
 

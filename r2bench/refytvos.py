@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
+
 from r2bench.errors import DatasetError
 
 
@@ -48,6 +50,16 @@ def load_json(path: str | os.PathLike, what: str) -> Any:
             return json.loads(f.read())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(path, f"cannot read {what}: {e}") from None
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(H, W) of an image from its header; nothing is decoded."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (OSError, UnidentifiedImageError) as e:
+        raise DatasetError(path, f"cannot read image header: {e}") from None
+    return h, w
 
 
 def _expect(cond: bool, path: Path, where: str, what: str) -> None:
