@@ -19,18 +19,23 @@ from r2bench.errors import R2BenchError
 class CommandError(click.ClickException):
     """A failure reported as ``r2bench: <message>`` with a chosen exit status."""
 
-    def __init__(self, message: str, exit_code: int = 2):
+    def __init__(self, message: str, exit_code: int = 2, prefix: str = "r2bench: "):
         super().__init__(message)
         self.exit_code = exit_code
+        self.prefix = prefix
 
     def show(self, file=None) -> None:
-        click.echo(f"r2bench: {self.format_message()}", err=True)
+        click.echo(f"{self.prefix}{self.format_message()}", err=True)
 
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:  # one line, like every other input error
+            where = e.ctx.command_path if e.ctx is not None else ctx.command_path
+            msg = f"{where}: {e.format_message().rstrip('.')} (see {where} --help)"
+            raise CommandError(msg, 2, prefix="") from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except R2BenchError as e:

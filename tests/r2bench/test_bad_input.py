@@ -209,3 +209,12 @@ def test_plain_mode_extra_video(tmp_path):
     write_preds(preds, {"a/0": GOOD["positive/a/0"], "b/0": GOOD["positive/b/0"],
                         "zz/0": GOOD["positive/b/0"]})
     _fails([preds, "--dataset", root, "--split", "valid"], tmp_path / "o.json", "zz/0")
+
+
+@pytest.mark.parametrize("args", [["score"], ["score", "p", "--dataset", "d", "--workers", "0"],
+                                  ["no-such-command"]])
+def test_usage_errors_are_one_line(args):
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--help" in lines[0], res.stderr
