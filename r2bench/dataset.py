@@ -67,12 +67,17 @@ def _frame_size(paths: list[Path], video: str) -> tuple[int, int]:
                        f"missing: no frame image to take the size of video {video} from")
 
 
-def _gt_status(root: RefYTVOSRoot, pairs: list[PairSpec]) -> str | None:
+def _gt_status(root: RefYTVOSRoot, pairs: list[PairSpec], meta_path: Path) -> str | None:
     """None when every positive pair can be scored for J and F, else the reason why not."""
     if not root.has_annotations:
         return f"the split has no ground truth ({root.root / root.split / 'Annotations'} missing)"
-    if any(p.obj_id is None for p in pairs if p.label == "positive"):
+    positives = [p for p in pairs if p.label == "positive"]
+    if any(p.obj_id is None for p in positives):
         return "the expressions have no obj_id, so the referred objects are unknown"
+    for p in positives:  # annotation pixels are palette indices: ids 1..255
+        if not (p.obj_id.isdigit() and 1 <= int(p.obj_id) <= 255):
+            raise DatasetError(meta_path, f"pair {p.pair_id}: obj_id {p.obj_id!r} is not an "
+                                          "object id of a palette annotation (1..255)")
     return None
 
 
@@ -88,7 +93,7 @@ def _load_rvos(path: Path, split: str | None) -> EvalDataset:
                             root.annotation_path(vid, meta.frames[0])], vid)
         for eid, exp in meta.expressions.items():
             pairs.append(PairSpec(f"{vid}/{eid}", "positive", vid, meta.frames, size, exp.obj_id))
-    status = _gt_status(root, pairs)
+    status = _gt_status(root, pairs, root.meta_expressions_path)
     return EvalDataset(path, split, "rvos", tuple(pairs), None if status else root, status)
 
 
@@ -142,7 +147,7 @@ def _load_r2(path: Path, split: str | None) -> EvalDataset:
     ids = [p.pair_id for p in pairs]
     if len(set(ids)) != len(ids):
         raise DatasetError(meta_path, "pairs: pair ids are not unique")
-    status = _gt_status(positive, pairs)
+    status = _gt_status(positive, pairs, meta_path)
     return EvalDataset(path, split, "r2", tuple(pairs), None if status else positive, status)
 
 

@@ -218,3 +218,12 @@ def test_usage_errors_are_one_line(args):
     assert res.exit_code == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "--help" in lines[0], res.stderr
+
+
+def test_obj_id_that_is_not_a_palette_index(tmp_path):
+    root = tmp_path / "src"
+    write_source(root, _videos(), {"a": {"0": ("a box", "x1")}, "b": {"0": ("box", "1")}})
+    preds = tmp_path / "p"
+    write_preds(preds, {"a/0": GOOD["positive/a/0"], "b/0": GOOD["positive/b/0"]})
+    _fails([preds, "--dataset", root, "--split", "valid"], tmp_path / "o.json",
+           "meta_expressions.json", "obj_id 'x1'")
