@@ -28,7 +28,7 @@ from datasets_builder.synth import SynthConfig, write_source
 from r2bench.dataset import R2_META
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_directory, atomic_write_json
-from r2bench.refytvos import RefYTVOSRoot, load_json
+from r2bench.refytvos import RefYTVOSRoot, load_json, read_annotations
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,8 @@ class _GroundTruth:
     def labels(self, video: str, frames: list[str]) -> np.ndarray:
         """(T, H, W) object ids."""
         if video not in self._cache:
-            paths = [self.root.annotation_path(video, f) for f in frames]
-            missing = [p for p in paths if not p.is_file()]
-            if missing:
-                raise DatasetError(missing[0], "missing: the oracle submissions need the "
-                                               "ground truth of every frame")
-            self._cache[video] = np.stack([np.asarray(Image.open(p)) for p in paths])
+            self._cache[video] = read_annotations(
+                [self.root.annotation_path(video, f) for f in frames])
         return self._cache[video]
 
 

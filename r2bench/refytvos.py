@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from r2bench.errors import DatasetError
@@ -60,6 +61,30 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     except (OSError, UnidentifiedImageError) as e:
         raise DatasetError(path, f"cannot read image header: {e}") from None
     return h, w
+
+
+def read_annotations(paths: list[str | os.PathLike] | tuple[str | os.PathLike, ...],
+                     size: tuple[int, int] | None = None) -> np.ndarray:
+    """(T, H, W) uint8 object ids from palette PNGs, each checked (and sized, given ``size``)."""
+    frames = []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                mode, (w, h) = im.mode, im.size
+                if size is not None and (h, w) != tuple(size):
+                    raise DatasetError(path, f"annotation is {h}x{w}, the video is "
+                                             f"{size[0]}x{size[1]}")
+                arr = np.asarray(im)
+        except FileNotFoundError:
+            raise DatasetError(path, "missing ground-truth annotation") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise DatasetError(path, f"cannot read annotation: {e}") from None
+        if arr.ndim != 2:
+            raise DatasetError(path, f"annotation mode {mode}: expected a palette PNG")
+        if frames and arr.shape != frames[0].shape:
+            raise DatasetError(path, "annotation size differs from the video's first frame")
+        frames.append(arr)
+    return np.stack(frames)
 
 
 def _expect(cond: bool, path: Path, where: str, what: str) -> None:

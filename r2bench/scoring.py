@@ -14,13 +14,12 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from r2bench import __version__
 from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
-from r2bench.errors import DatasetError
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
+from r2bench.refytvos import read_annotations
 from r2bench.results import PairResult, summarise
 from r2bench.submission import (
     Locator,
@@ -47,26 +46,6 @@ class Unit:
     gt: tuple[str, ...] | None
     bound_th: float
     decode_only: bool = False
-
-
-def _read_annotations(paths: tuple[str, ...], size: tuple[int, int]) -> np.ndarray:
-    """(T, H, W) uint8 object ids from palette PNGs."""
-    out = np.empty((len(paths), *size), dtype=np.uint8)
-    for t, path in enumerate(paths):
-        try:
-            with Image.open(path) as im:
-                if (im.size[1], im.size[0]) != size:
-                    raise DatasetError(path, f"annotation is {im.size[1]}x{im.size[0]}, the "
-                                             f"video is {size[0]}x{size[1]}")
-                arr = np.asarray(im)
-        except FileNotFoundError:
-            raise DatasetError(path, "missing ground-truth annotation") from None
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DatasetError(path, f"cannot read annotation: {e}") from None
-        if arr.ndim != 2:
-            raise DatasetError(path, f"annotation mode {im.mode}: expected a palette PNG")
-        out[t] = arr
-    return out
 
 
 def _pred_stack(pair: PairSpec, locators: tuple[Locator | None, ...]) -> np.ndarray:
@@ -97,7 +76,7 @@ def score_unit(unit: Unit) -> list[PairResult]:
     """Score every pair of one unit (runs in a worker process)."""
     gt_ids = None
     if unit.gt is not None and not unit.decode_only:
-        gt_ids = _read_annotations(unit.gt, unit.pairs[0].size)
+        gt_ids = read_annotations(unit.gt, unit.pairs[0].size)
     return [_score_pair(p, locs, gt_ids, unit.bound_th, unit.decode_only)
             for p, locs in zip(unit.pairs, unit.locators)]
 

@@ -16,11 +16,13 @@ A frame is found through a *locator*, a small picklable tuple that worker proces
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import json
 import os
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +203,7 @@ def _rle_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.nd
     from pycocotools import mask as mask_utils
 
     seg = locator[2]
-    where = f"{locator[1]}"
+    where = locator[1]
     h, w = seg["size"]
     if (h, w) != size:
         raise SubmissionError(where, f"{pair_frame}: RLE size {h}x{w}, the video is "
@@ -230,42 +232,45 @@ def _pixels_nonzero(im: Image.Image) -> np.ndarray:
     return np.asarray(im) != 0
 
 
-def read_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
-    """Decode one prediction frame into an (H, W) bool mask, checking its size."""
-    if locator[0] == "rle":
-        return _rle_mask(locator, size, pair_frame)
+def _open_sized(locator: Locator, size: tuple[int, int]) -> Image.Image:
+    """Open a prediction PNG (header only) and check it has the video's (H, W)."""
     im = _read_png(locator)
     w, h = im.size
     if (h, w) != size:
         raise SubmissionError(describe(locator), f"mask is {h}x{w}, the video is "
                                                  f"{size[0]}x{size[1]}")
+    return im
+
+
+@contextlib.contextmanager
+def _decoding(locator: Locator) -> Iterator[None]:
+    """Turn a failure while decoding pixel data into a one-line SubmissionError."""
     try:
-        im.load()
-        return _pixels_nonzero(im)
+        yield
     except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as e:
         raise SubmissionError(describe(locator), f"corrupt or truncated PNG: {e}") from None
 
 
+def read_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
+    """Decode one prediction frame into an (H, W) bool mask, checking its size."""
+    if locator[0] == "rle":
+        return _rle_mask(locator, size, pair_frame)
+    im = _open_sized(locator, size)
+    with _decoding(locator):
+        im.load()
+    return _pixels_nonzero(im)
+
+
 def read_area(locator: Locator, size: tuple[int, int], pair_frame: str) -> int:
     """Foreground pixels of one prediction frame (negative pairs need nothing else)."""
-    if locator[0] != "rle":
-        im = _read_png(locator)
-        w, h = im.size
-        if (h, w) != size:
-            raise SubmissionError(describe(locator), f"mask is {h}x{w}, the video is "
-                                                     f"{size[0]}x{size[1]}")
-        if im.mode in ("L", "P"):
-            try:
-                hist = im.histogram()  # decodes in C; no array needed
-            except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as e:
-                raise SubmissionError(describe(locator), f"corrupt or truncated PNG: {e}") from None
-            return h * w - hist[0]
-        try:
-            im.load()
-        except (OSError, SyntaxError, ValueError, zipfile.BadZipFile) as e:
-            raise SubmissionError(describe(locator), f"corrupt or truncated PNG: {e}") from None
-        return int(np.count_nonzero(_pixels_nonzero(im)))
-    return int(np.count_nonzero(_rle_mask(locator, size, pair_frame)))
+    if locator[0] == "rle":
+        return int(np.count_nonzero(_rle_mask(locator, size, pair_frame)))
+    im = _open_sized(locator, size)
+    with _decoding(locator):
+        if im.mode in ("L", "P"):  # Pillow's histogram decodes in C; no array needed
+            return size[0] * size[1] - im.histogram()[0]
+        im.load()
+    return int(np.count_nonzero(_pixels_nonzero(im)))
 
 
 def check_complete(sub: Submission, dataset: EvalDataset, allow_missing: bool) -> int:
