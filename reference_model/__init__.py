@@ -10,6 +10,7 @@ from .config import (
     R2VOSConfig,
     TextEncoderConfig,
     TransformerConfig,
+    VTProjectionConfig,
     r50,
     tiny,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "R2VOSConfig",
     "TextEncoderConfig",
     "TransformerConfig",
+    "VTProjectionConfig",
     "build_model",
     "r50",
     "tiny",

@@ -14,7 +14,8 @@ L = lambda_text L_text + lambda_segm L_segm + lambda_align L_align (eq. 7):
   num_boxes; the score loss is summed over queries and frames and divided by that number
   times T. Negative videos add nothing, so adding one to a batch leaves these terms unchanged.
   The same terms are computed for every intermediate decoder layer, suffixed _0, _1, ...
-- L_align: binary cross-entropy between the alignment logit A and the pair label A^.
+- L_align: binary cross-entropy of the pair head's logit, which (as released) predicts that
+  the pair is *unrelated*: target 1 for negative pairs, 0 for positive ones.
 - L_text (eqs. 8-10), over the positive pairs of the batch: relational cycle consistency
   between sentence embeddings e and reconstructions e' (RKD distance and angle terms), or a
   point-wise loss, per ``CriterionConfig.cycle``.
@@ -107,7 +108,7 @@ class SetCriterion(nn.Module):
         """Weighted loss terms by name, plus "loss", their sum.
 
         outputs: the model's dict (``pred_logits`` [B, T, N, 1], ``pred_boxes`` [B, T, N, 4],
-            ``pred_masks`` [B, T, N, Hm, Wm], ``pred_align`` [B] or None, ``text_embed`` [B, C],
+            ``pred_masks`` [B, T, N, Hm, Wm], ``pred_pair`` [B] or None, ``text_embed`` [B, C],
             ``text_recon`` [B, C] or None, ``aux_outputs`` list of dicts).
         targets: B dicts with "positive" bool [], "boxes" [K, T, 4], "masks" [K, T, H, W],
             "valid" [K, T].
@@ -201,11 +202,11 @@ class SetCriterion(nn.Module):
         return L.sigmoid_bce_loss(inputs, targets)
 
     def loss_align(self, outputs: dict, positive: Tensor) -> dict[str, Tensor]:
-        """L_align: BCE between the alignment logit A [B] and the pair label; {} without a head."""
-        align = outputs.get("pred_align")
-        if align is None:
+        """L_align: BCE of the pair logit [B] (unrelated = 1) and the label; {} without a head."""
+        pair = outputs.get("pred_pair")
+        if pair is None:
             return {}
-        return {"loss_align": F.binary_cross_entropy_with_logits(align, positive.to(align))}
+        return {"loss_align": F.binary_cross_entropy_with_logits(pair, (~positive).to(pair))}
 
     def loss_text(self, outputs: dict, positive: Tensor) -> dict[str, Tensor]:
         """L_text over the positive videos: the terms chosen by ``cfg.cycle``."""

@@ -1,25 +1,26 @@
-"""Deformable transformer encoder and decoder (Deformable DETR; paper sections 4.1 and 4.4).
+"""Deformable transformer encoder and decoder (Deformable DETR, as the release uses them).
 
 The encoder refines the flattened multi-scale features with deformable self-attention. The
 decoder refines instance queries with self-attention, deformable cross-attention to the
-encoder memory and an FFN, and iteratively refines a reference box per query ("with box
-refine" in Deformable DETR): each layer owns a box MLP whose output is a correction in logit
-space. Frames are folded into the batch, so one decoder with shared weights serves every frame.
+encoder memory and an FFN (post-norm), and iteratively refines a reference box per query
+("with box refine"): each layer owns a box MLP whose output is a correction in logit space;
+the first layer refines the 2-d reference point into a box. Frames are folded into the batch,
+so one decoder with shared weights serves every frame.
 
-All frames of a batch have the same size, so there is no padding and no valid-ratio scaling.
+Frames of a batch share one size, so there is no padding and every valid ratio is 1.
+Module and parameter names follow Deformable DETR so that released weights map one to one.
+
 Legend: N batch (B*T), Q queries, S tokens over all levels, L levels, C channels.
 """
 
 from __future__ import annotations
-
-import copy
-import itertools
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import TransformerConfig
+from .layers import MLP
 from .ms_deform_attn import MSDeformAttn
 
 
@@ -27,35 +28,6 @@ def inverse_sigmoid(x: Tensor, eps: float = 1e-5) -> Tensor:
     """logit(x) with x clamped to [eps, 1 - eps]."""
     x = x.clamp(0, 1)
     return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
-
-
-class MLP(nn.Module):
-    """``num_layers`` linear layers with ReLU in between (none after the last)."""
-
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int):
-        super().__init__()
-        dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
-
-    def forward(self, x: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x) if i == len(self.layers) - 1 else F.relu(layer(x))
-        return x
-
-
-class FFN(nn.Module):
-    """Position-wise feed-forward block with residual and post-LayerNorm."""
-
-    def __init__(self, d_model: int, dim_feedforward: int, dropout: float):
-        super().__init__()
-        self.linear1 = nn.Linear(d_model, dim_feedforward)
-        self.linear2 = nn.Linear(dim_feedforward, d_model)
-        self.dropout = nn.Dropout(dropout)
-        self.norm = nn.LayerNorm(d_model)
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.linear2(self.dropout(F.relu(self.linear1(x))))
-        return self.norm(x + self.dropout(y))
 
 
 def encoder_reference_points(spatial_shapes: Tensor, num_levels: int, device) -> Tensor:
@@ -70,19 +42,25 @@ def encoder_reference_points(spatial_shapes: Tensor, num_levels: int, device) ->
 
 
 class DeformableEncoderLayer(nn.Module):
+    """Deformable self-attention, then FFN, each with residual and post-LayerNorm."""
+
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         c = cfg.hidden_dim
         self.self_attn = MSDeformAttn(c, cfg.num_feature_levels, cfg.nheads, cfg.enc_n_points)
+        self.norm1 = nn.LayerNorm(c)
+        self.linear1 = nn.Linear(c, cfg.dim_feedforward)
+        self.linear2 = nn.Linear(cfg.dim_feedforward, c)
+        self.norm2 = nn.LayerNorm(c)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.norm = nn.LayerNorm(c)
-        self.ffn = FFN(c, cfg.dim_feedforward, cfg.dropout)
 
     def forward(self, src: Tensor, pos: Tensor, reference_points: Tensor,
                 spatial_shapes: Tensor) -> Tensor:
         """src, pos: [N, S, C]; reference_points: [N, S, L, 2] -> [N, S, C]."""
         y = self.self_attn(src + pos, reference_points, src, spatial_shapes)
-        return self.ffn(self.norm(src + self.dropout(y)))
+        src = self.norm1(src + self.dropout(y))
+        y = self.linear2(self.dropout(F.relu(self.linear1(src))))
+        return self.norm2(src + self.dropout(y))
 
 
 class DeformableEncoder(nn.Module):
@@ -108,13 +86,15 @@ class DeformableDecoderLayer(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
         c = cfg.hidden_dim
+        self.cross_attn = MSDeformAttn(c, cfg.num_feature_levels, cfg.nheads, cfg.dec_n_points)
+        self.norm1 = nn.LayerNorm(c)
         self.self_attn = nn.MultiheadAttention(c, cfg.nheads, dropout=cfg.dropout,
                                                batch_first=True)
-        self.norm1 = nn.LayerNorm(c)
-        self.cross_attn = MSDeformAttn(c, cfg.num_feature_levels, cfg.nheads, cfg.dec_n_points)
         self.norm2 = nn.LayerNorm(c)
+        self.linear1 = nn.Linear(c, cfg.dim_feedforward)
+        self.linear2 = nn.Linear(cfg.dim_feedforward, c)
+        self.norm3 = nn.LayerNorm(c)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.ffn = FFN(c, cfg.dim_feedforward, cfg.dropout)
 
     def forward(self, tgt: Tensor, query_pos: Tensor, reference_points: Tensor, memory: Tensor,
                 spatial_shapes: Tensor) -> Tensor:
@@ -122,25 +102,26 @@ class DeformableDecoderLayer(nn.Module):
         memory: [N, S, C] -> [N, Q, C]."""
         q = k = tgt + query_pos
         y = self.self_attn(q, k, tgt, need_weights=False)[0]
-        tgt = self.norm1(tgt + self.dropout(y))
-        y = self.cross_attn(tgt + query_pos, reference_points, memory, spatial_shapes)
         tgt = self.norm2(tgt + self.dropout(y))
-        return self.ffn(tgt)
+        y = self.cross_attn(tgt + query_pos, reference_points, memory, spatial_shapes)
+        tgt = self.norm1(tgt + self.dropout(y))
+        y = self.linear2(self.dropout(F.relu(self.linear1(tgt))))
+        return self.norm3(tgt + self.dropout(y))
 
 
 class DeformableDecoder(nn.Module):
     """Decoder with iterative box refinement; returns every layer's output and boxes."""
 
-    def __init__(self, cfg: TransformerConfig, box_mlp_layers: int = 3):
+    def __init__(self, cfg: TransformerConfig):
         super().__init__()
         c = cfg.hidden_dim
         self.layers = nn.ModuleList(DeformableDecoderLayer(cfg) for _ in range(cfg.dec_layers))
-        box = MLP(c, c, 4, box_mlp_layers)
-        nn.init.zeros_(box.layers[-1].weight)
-        nn.init.zeros_(box.layers[-1].bias)
+        self.bbox_embed = nn.ModuleList(MLP(c, c, 4, 3) for _ in range(cfg.dec_layers))
+        for box in self.bbox_embed:
+            nn.init.zeros_(box.layers[-1].weight)
+            nn.init.zeros_(box.layers[-1].bias)
         with torch.no_grad():
-            box.layers[-1].bias[2:] = -2.0  # start from small boxes around the reference
-        self.bbox_embed = nn.ModuleList(copy.deepcopy(box) for _ in range(cfg.dec_layers))
+            self.bbox_embed[0].layers[-1].bias[2:] = -2.0  # the first layer starts small boxes
         self.num_levels = cfg.num_feature_levels
 
     def forward(self, tgt: Tensor, query_pos: Tensor, reference_points: Tensor, memory: Tensor,

@@ -1,30 +1,30 @@
-"""V-T projection (paper section 4.3): a transformer decoder reads f_early with one learnable
-text query and returns the reconstructed text embedding e' in the text-embedding space.
-The sine positional encoding is added to f_early before it serves as keys and values
-(``nn.TransformerDecoder`` has no separate key positions).
+"""V-T projection (paper section 4.3), as released: a transformer decoder (post-norm layers,
+final LayerNorm) in which one learnable text query reads the grounded video feature (the
+FPN's top level after early grounding, plus its 2-D positions, over all T frames of the clip)
+and returns the reconstructed text embedding e'.
 
-Legend: B batch, S = T*H*W video tokens, C channels.
+Legend: B clips, S = T*h*w visual tokens, C channels.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from .config import GroundingConfig
+from .config import VTProjectionConfig
 
 
 class VTProjection(nn.Module):
-    """``forward(f_early [B, S, C], pos [B, S, C]) -> e' [B, C]``."""
+    """``forward(top [B*T, C, h, w], pos [1 or B*T, C, h, w], t) -> e' [B, C]``."""
 
-    def __init__(self, cfg: GroundingConfig, d_model: int):
+    def __init__(self, cfg: VTProjectionConfig, d_model: int):
         super().__init__()
-        layer = nn.TransformerDecoderLayer(d_model, cfg.projection_nheads, cfg.dim_feedforward,
+        layer = nn.TransformerDecoderLayer(d_model, cfg.nheads, cfg.dim_feedforward,
                                            cfg.dropout, batch_first=True)
-        self.decoder = nn.TransformerDecoder(layer, cfg.projection_layers,
-                                             norm=nn.LayerNorm(d_model))
-        self.query = nn.Parameter(torch.randn(1, 1, d_model) * 0.02)  # the text query e_0
+        self.text_decoder = nn.TransformerDecoder(layer, cfg.layers, norm=nn.LayerNorm(d_model))
+        self.text_query = nn.Embedding(1, d_model)
 
-    def forward(self, f_early: Tensor, pos: Tensor) -> Tensor:
-        tgt = self.query.expand(f_early.shape[0], -1, -1)  # [B, 1, C]
-        return self.decoder(tgt, f_early + pos)[:, 0]  # [B, C]
+    def forward(self, top: Tensor, pos: Tensor, t: int) -> Tensor:
+        bt, c = top.shape[:2]
+        memory = (top + pos).flatten(2).transpose(1, 2).reshape(bt // t, -1, c)  # [B, S, C]
+        query = self.text_query.weight[None].expand(memory.shape[0], -1, -1)  # [B, 1, C]
+        return self.text_decoder(query, memory)[:, 0]  # [B, C]
