@@ -287,6 +287,16 @@ def model_shapes(model: torch.nn.Module) -> dict[str, torch.Size]:
     return {k: v.shape for k, v in model.state_dict().items() if not NON_WEIGHT_KEYS.match(k)}
 
 
+def model_shapes_for_config(cfg: R2VOSConfig) -> dict[str, torch.Size]:
+    """The weight shapes of the model a config describes, without allocating it (built on
+    the meta device; the language model from ``cfg.text_encoder.arch``)."""
+    from .model import R2VOS
+
+    cfg = cfg.replace(backbone=replace(cfg.backbone, weights=None))
+    with torch.device("meta"):
+        return model_shapes(R2VOS(cfg, pretrained_text=False))
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Tensor], cfg: R2VOSConfig,
                     extra_metadata: dict[str, str] | None = None) -> None:
     """Write an r2bench checkpoint atomically (weights as stored, contiguous, unshared)."""

@@ -40,7 +40,9 @@ def load_model(checkpoint: str | os.PathLike, text_dir: str | os.PathLike,
     check_text_folder(text_dir)
     text_dir = os.fspath(text_dir)
     state, cfg = read_checkpoint(checkpoint, text_arch=language_model_arch(text_dir))
-    cfg = cfg.replace(text_encoder=replace(cfg.text_encoder, path=text_dir))
+    # the checkpoint holds every weight: no ImageNet file to read, the tokenizer from text_dir
+    cfg = cfg.replace(text_encoder=replace(cfg.text_encoder, path=text_dir),
+                      backbone=replace(cfg.backbone, weights=None))
     lm_in_checkpoint = any(k.startswith(LM_PREFIX) for k in state)
     if not lm_in_checkpoint and not has_weights(text_dir):
         raise CheckpointError(text_dir, "the checkpoint holds no language-model weights and "

@@ -97,12 +97,14 @@ class TextEncoder(nn.Module):
 
     def __init__(self, cfg: TextEncoderConfig, hidden_dim: int, pretrained: bool = True):
         super().__init__()
-        if cfg.path is None:
-            raise ValueError("TextEncoderConfig.path must name a local model folder")
+        if cfg.path is None and cfg.arch is None:
+            raise ValueError("TextEncoderConfig needs a local model folder (path) or an arch")
         from transformers import AutoModel, AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(cfg.path, local_files_only=True)
-        if pretrained and has_weights(cfg.path):
+        self.tokenizer = None  # without a folder the encoder holds weights but cannot tokenize
+        if cfg.path is not None:
+            self.tokenizer = AutoTokenizer.from_pretrained(cfg.path, local_files_only=True)
+        if pretrained and cfg.path is not None and has_weights(cfg.path):
             self.language_model = AutoModel.from_pretrained(cfg.path, local_files_only=True)
         else:
             self.language_model = build_language_model(cfg.arch or language_model_arch(cfg.path))
@@ -127,6 +129,8 @@ class TextEncoder(nn.Module):
 
     def tokenize(self, captions: list[str], device: torch.device | str) -> dict[str, Tensor]:
         """Token ids and attention mask [B, L], padded to the longest caption."""
+        if self.tokenizer is None:
+            raise ValueError("this text encoder was built without a tokenizer folder")
         return self.tokenizer(list(captions), padding="longest", truncation=True,
                               max_length=self.max_tokens, return_tensors="pt").to(device)
 
