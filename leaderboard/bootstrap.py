@@ -33,7 +33,8 @@ import numpy as np
 
 METRICS = ("J", "F", "JF", "R", "JFR")
 SUM_FIELDS = ("J", "F", "n_positive", "positive_area", "negative_area")
-BLOCK = 2048          # resamples drawn and summed at a time (bounds memory, not results)
+BLOCK = 256       # resamples drawn at a time: small blocks stay in cache (results do not
+                  # depend on it: the draws are one stream)
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,9 @@ def metrics_from_sums(s: np.ndarray, has_jf: bool = True, has_r: bool = True) ->
 
 
 def resample_counts(rng: np.random.Generator, n: int, n_videos: int) -> np.ndarray:
-    """(n, V) float64: how often each video is drawn in each of n resamples."""
-    idx = rng.integers(0, n_videos, size=(n, n_videos))          # (n, V) drawn videos
-    flat = idx + n_videos * np.arange(n)[:, None]
+    """(n, V) float64: how often each video is drawn in each of n resamples (int32 draws)."""
+    idx = rng.integers(0, n_videos, size=(n, n_videos), dtype=np.int32)  # (n, V) drawn
+    flat = idx + (n_videos * np.arange(n, dtype=np.int32))[:, None]
     return np.bincount(flat.ravel(), minlength=n * n_videos).reshape(n, n_videos).astype(float)
 
 
@@ -168,7 +169,8 @@ def permutation_diffs(a: VideoSums, b: VideoSums, n_permutations: int,
     total_a, total_b = a.sums.sum(0), b.sums.sum(0)
     out = []
     for n in _blocks(n_permutations):
-        shift = rng.integers(0, 2, size=(n, len(a.videos))).astype(float) @ delta  # (n, 5)
+        swap = rng.integers(0, 2, size=(n, len(a.videos)), dtype=np.int32)      # (n, V)
+        shift = swap.astype(float) @ delta                                       # (n, 5)
         out.append(metrics_from_sums(total_a + shift, a.has_jf, a.has_r)
                    - metrics_from_sums(total_b - shift, b.has_jf, b.has_r))
     return np.concatenate(out)

@@ -40,3 +40,25 @@ def records(tmp_path):
                                   dataset_sha256="e" * 64)),
         write_json(tmp_path / "ours_profile.json", profile_record("R2-VOS-lite", 30.5)),
     ]
+
+
+@pytest.fixture(scope="session")
+def scored(tmp_path_factory):
+    """A small synthetic R2 dataset, two oracle submissions and their results files."""
+    from datasets_builder.build import build_dataset
+    from datasets_builder.demo import write_oracle_submission
+    from datasets_builder.synth import SynthConfig, write_source
+    from r2bench.results import name_submission
+    from r2bench.scoring import score_submission
+
+    d = tmp_path_factory.mktemp("scored")
+    write_source(d / "src", SynthConfig(videos=6, train_videos=0, frames=3, height=40, width=64,
+                                        seed=4))
+    build_dataset(d / "src", "valid", d / "r2", seed=1)
+    out = {"r2": d / "r2"}
+    for kind in ("rvos_oracle", "oracle"):
+        preds = write_oracle_submission(d / "r2", d / kind, kind)
+        res = name_submission(score_submission(preds, d / "r2", workers=1), kind, "ResNet-50")
+        out[kind] = write_json(d / f"{kind}.json", res)
+        out[f"{kind}_preds"] = preds
+    return out

@@ -6,7 +6,6 @@ the diff).
 
 import io
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from records import random_pairs, results_record, write_json
+from tools import require_tool
 
 from r2bench.cli import main
 
@@ -97,9 +97,8 @@ def test_html_is_one_file_with_bold_best(records, tmp_path):
     assert "src=" not in page and "href=" not in page and "<script" not in page
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None,
-                    reason="pdflatex not installed (.ci/run installs it)")
 def test_latex_compiles_with_booktabs(records, tmp_path):
+    require_tool(("pdflatex",), "the LaTeX table is compiled")
     table = _run(*records, "--published", "r2-ytvos", "--format", "latex", "--ci",
                  "--resamples", "200")
     doc = tmp_path / "t.tex"
