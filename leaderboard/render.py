@@ -9,12 +9,13 @@ two more columns (``J 95% lo``, ``J 95% hi``).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from leaderboard.table import (
     DAGGER,
     Cell,
     Column,
-    Row,
     Table,
     best_cells,
     interval_text,
@@ -25,9 +26,34 @@ from leaderboard.table import (
 FORMATS = ("md", "latex", "csv", "html")
 
 
-def _name_mark(col: Column, row: Row, table: Table) -> bool:
-    """Whether this cell carries the † of a published row (the first column)."""
-    return row.published is not None and col.key == table.columns[0].key
+@dataclass(frozen=True)
+class _Markup:
+    """How one format escapes text and writes bold, the published mark and an interval."""
+
+    escape: Callable[[str], str]
+    bold: str
+    mark: str
+    interval: str
+
+
+def _cell(markup: _Markup, col: Column, cell: Cell, bold: bool, mark: bool) -> str:
+    text = markup.escape(value_text(col, cell))
+    if bold:
+        text = markup.bold.format(text)
+    if mark:
+        text += markup.mark
+    pm = interval_text(col, cell)
+    if pm is not None:
+        text += markup.interval.format(pm)
+    return text
+
+
+def _row_cells(markup: _Markup, table: Table, i: int, best: set) -> list[str]:
+    """The marked-up cells of row i; the † of a published row goes on its first cell."""
+    row = table.rows[i]
+    first = table.columns[0].key
+    return [_cell(markup, c, row.cells[c.key], (i, c.key) in best,
+                  row.published is not None and c.key == first) for c in table.columns]
 
 
 # -- markdown ---------------------------------------------------------------------------
@@ -36,22 +62,15 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _md_cell(col: Column, cell: Cell, bold: bool, mark: bool) -> str:
-    text = _md_escape(value_text(col, cell)) + (DAGGER if mark else "")
-    pm = interval_text(col, cell)
-    if pm is not None:
-        text += f" ± {pm}"
-    return f"**{text}**" if bold else text
+_MARKDOWN = _Markup(_md_escape, "**{}**", DAGGER, " ± {}")
 
 
 def render_markdown(table: Table) -> str:
     best = best_cells(table)
     lines = ["| " + " | ".join(_md_escape(c.title) for c in table.columns) + " |",
              "|" + "|".join("---:" if c.numeric else ":---" for c in table.columns) + "|"]
-    for i, row in enumerate(table.rows):
-        cells = [_md_cell(c, row.cells[c.key], (i, c.key) in best, _name_mark(c, row, table))
-                 for c in table.columns]
-        lines.append("| " + " | ".join(cells) + " |")
+    for i in range(len(table.rows)):
+        lines.append("| " + " | ".join(_row_cells(_MARKDOWN, table, i, best)) + " |")
     notes = legend(table)
     if notes:
         lines.append("")
@@ -73,16 +92,7 @@ def latex_escape(text: str) -> str:
     return out.replace('"-"', "``-''")
 
 
-def _latex_cell(col: Column, cell: Cell, bold: bool, mark: bool) -> str:
-    text = latex_escape(value_text(col, cell))
-    if bold:
-        text = rf"\textbf{{{text}}}"
-    if mark:
-        text += r"$^\dagger$"
-    pm = interval_text(col, cell)
-    if pm is not None:
-        text += rf" {{\scriptsize$\pm${pm}}}"
-    return text
+_LATEX = _Markup(latex_escape, r"\textbf{{{}}}", r"$^\dagger$", r" {{\scriptsize$\pm${}}}")
 
 
 def render_latex(table: Table) -> str:
@@ -92,10 +102,8 @@ def render_latex(table: Table) -> str:
              r"    \toprule",
              "    " + " & ".join(c.latex for c in table.columns) + r" \\",
              r"    \midrule"]
-    for i, row in enumerate(table.rows):
-        cells = [_latex_cell(c, row.cells[c.key], (i, c.key) in best, _name_mark(c, row, table))
-                 for c in table.columns]
-        lines.append("    " + " & ".join(cells) + r" \\")
+    for i in range(len(table.rows)):
+        lines.append("    " + " & ".join(_row_cells(_LATEX, table, i, best)) + r" \\")
     lines += [r"    \bottomrule", r"  \end{tabular}"]
     notes = legend(table)
     if notes:
@@ -154,19 +162,7 @@ table.r2 tr.published td { color: #555; }
 table.r2 .pm { color: #777; font-size: 85%; }
 ul.legend { font: 12px/1.4 system-ui, sans-serif; color: #444; padding-left: 1.2em; }
 """
-
-
-def _html_cell(col: Column, cell: Cell, bold: bool, mark: bool) -> str:
-    text = html.escape(value_text(col, cell))
-    if bold:
-        text = f"<b>{text}</b>"
-    if mark:
-        text += f"<sup>{DAGGER}</sup>"
-    pm = interval_text(col, cell)
-    if pm is not None:
-        text += f' <span class="pm">± {pm}</span>'
-    cls = ' class="num"' if col.numeric else ""
-    return f"<td{cls}>{text}</td>"
+_HTML = _Markup(html.escape, "<b>{}</b>", f"<sup>{DAGGER}</sup>", ' <span class="pm">± {}</span>')
 
 
 def html_table(table: Table, table_id: str = "leaderboard") -> str:
@@ -177,8 +173,8 @@ def html_table(table: Table, table_id: str = "leaderboard") -> str:
     body = []
     for i, row in enumerate(table.rows):
         cls = ' class="published"' if row.published else ""
-        cells = "".join(_html_cell(c, row.cells[c.key], (i, c.key) in best,
-                                   _name_mark(c, row, table)) for c in table.columns)
+        cells = "".join(f'<td{" class=num" if c.numeric else ""}>{text}</td>'
+                        for c, text in zip(table.columns, _row_cells(_HTML, table, i, best)))
         body.append(f"<tr{cls}>{cells}</tr>")
     out = [f'<table class="r2" id="{table_id}">', f"<thead><tr>{head}</tr></thead>",
            "<tbody>", *body, "</tbody>", "</table>"]
