@@ -33,6 +33,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100p
        color: #222; padding: 0 1em; }
 h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 1.8em; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; }
+.plots figure { margin: 0; }
 .plots img { max-width: 520px; border: 1px solid #eee; }
 .gallery { display: flex; flex-wrap: wrap; gap: 12px; }
 .gallery figure { margin: 0; width: 240px; font-size: 12px; }

@@ -62,30 +62,34 @@ def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_
     subs, profiles = load_records(records)
     if not subs:
         raise click.UsageError("RECORDS has no results file (only profile records)")
-    if davis_csv:
-        _write_davis_csv(subs, davis_csv)
     if breakdown:
         table = _breakdown(subs, breakdown, dataset, split)
     else:
         opts = BoardOptions(published=published, intervals=ci, davis=davis,
                             n_resamples=resamples, seed=seed)
         table = build_leaderboard(subs, match_profiles(subs, profiles), opts)
-    _emit(render(table, fmt), out)
+    text = render(table, fmt)
+    if davis_csv:
+        _write_davis_csv(subs, davis_csv)
+    _emit(text, out)
 
 
 def _write_davis_csv(subs, out_dir: str) -> None:
+    """Each submission's DAVIS CSV files in ``out_dir/<method>/``; all are checked first."""
     from pathlib import Path
 
-    from r2bench.davis_stats import write_davis_csv
+    from r2bench.davis_stats import davis_tables, write_davis_csv
     from r2bench.errors import R2BenchError
 
+    for sub in subs:
+        try:
+            davis_tables(sub.results)
+        except R2BenchError as e:
+            raise R2BenchError(sub.path, e.reason) from None
     names = [s.method for s in subs]
     for sub in subs:
         folder = sub.method if names.count(sub.method) == 1 else f"{sub.method}_{sub.path.stem}"
-        try:
-            write_davis_csv(Path(out_dir) / folder.replace("/", "_"), sub.results)
-        except R2BenchError as e:
-            raise R2BenchError(sub.path, e.reason) from None
+        write_davis_csv(Path(out_dir) / folder.replace("/", "_"), sub.results)
 
 
 def _breakdown(subs, by: str, dataset: str | None, split: str | None):

@@ -89,3 +89,26 @@ def test_davis_csv_names_the_file_without_statistics(tmp_path):
     res = CliRunner().invoke(main, ["leaderboard", str(path), "--davis-csv",
                                     str(tmp_path / "csv")])
     assert res.exit_code == 2 and str(path) in res.output and "older r2bench" in res.output
+
+
+def test_davis_csv_per_submission(tmp_path):
+    a = write_json(tmp_path / "a.json", results_record(_pairs(), "m"))
+    b = write_json(tmp_path / "b.json", results_record(_pairs()))
+    res = CliRunner().invoke(main, ["leaderboard", str(a), str(b), "--davis-csv",
+                                    str(tmp_path / "csv")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "csv" / "m" / "global_results.csv").read_text().splitlines()[1] == \
+        "0.500,0.500,0.000,0.500,0.500,0.000,0.500"
+    assert (tmp_path / "csv" / "b" / "per-sequence_results.csv").is_file()
+
+
+def test_the_package_imports_neither_torch_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, leaderboard, leaderboard.report, leaderboard.compare, "
+            "leaderboard.breakdown; import r2bench.cli.leaderboard_cmd; "
+            "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
