@@ -1,4 +1,4 @@
-"""The README's flow, end to end: synth -> build-dataset -> score -> table.
+"""The README's flow, end to end: synth -> build-dataset -> score -> leaderboard.
 
 Three reference submissions are made from the ground truth, so their scores are known:
 
@@ -33,6 +33,10 @@ from r2bench.refytvos import RefYTVOSRoot, load_json, read_annotations
 log = logging.getLogger(__name__)
 
 SUBMISSION_KINDS = ("oracle", "rvos_oracle", "empty")
+# The demo's rows, in order: (submission kind, backbone shown in the leaderboard).
+DEMO_ROWS = (("oracle", "ground truth"), ("rvos_oracle", "ground truth"), ("empty", "none"))
+# The published rows printed beside them.
+DEMO_PUBLISHED = "r2-ytvos"
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,9 @@ def write_oracle_submission(r2_dir: str | os.PathLike, out: str | os.PathLike,
 
 
 def demo_steps(cfg: DemoConfig, out: Path, progress: bool = False) -> list[tuple[str, dict]]:
-    """Run synth, build-dataset and the three scorings in ``out``; (name, results) rows."""
+    """Run synth, build-dataset and the scoring of each of DEMO_ROWS in ``out``; (name,
+    results) rows."""
+    from r2bench.results import name_submission
     from r2bench.scoring import score_submission
 
     synth_cfg = SynthConfig(videos=cfg.videos, train_videos=0, frames=cfg.frames,
@@ -123,9 +129,10 @@ def demo_steps(cfg: DemoConfig, out: Path, progress: bool = False) -> list[tuple
     write_source(out / "source", synth_cfg, progress=progress)
     build_dataset(out / "source", "valid", out / "r2", seed=cfg.seed, progress=progress)
     rows = []
-    for kind in SUBMISSION_KINDS:
+    for kind, backbone in DEMO_ROWS:
         preds = write_oracle_submission(out / "r2", out / "submissions" / kind, kind)
         results = score_submission(preds, out / "r2", workers=cfg.workers, progress=progress)
+        results = name_submission(results, kind, backbone)
         atomic_write_json(out / "results" / f"{kind}.json", results)
         rows.append((kind, results))
     return rows
@@ -133,8 +140,9 @@ def demo_steps(cfg: DemoConfig, out: Path, progress: bool = False) -> list[tuple
 
 def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,
              progress: bool = False) -> str:
-    """The demo's table; everything is kept in ``out`` if given (it must not exist)."""
-    from r2bench.report import format_summary_table
+    """The demo's leaderboard (markdown, beside the published R2-Youtube-VOS rows);
+    everything is kept in ``out`` if given (it must not exist)."""
+    from leaderboard import BoardOptions, Submission, build_leaderboard, render
 
     if out is not None:
         out = Path(out)
@@ -152,4 +160,5 @@ def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,
             rows = demo_steps(cfg, tmp, progress)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return format_summary_table(rows)
+    subs = [Submission(Path(f"{name}.json"), name, res["backbone"], res) for name, res in rows]
+    return render(build_leaderboard(subs, {}, BoardOptions(published=DEMO_PUBLISHED)), "md")

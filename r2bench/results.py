@@ -8,12 +8,14 @@ area (paper §5.1); J&F&R = (J + F + R) / 3. A value that cannot be computed is 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
-from r2bench.dataset import EvalDataset
+from r2bench.dataset import R2_META, EvalDataset
 from r2bench.fileio import atomic_write_json
 from r2bench.metrics import mean_or_none, robustness
+from r2bench.refytvos import RefYTVOSRoot
 from r2bench.submission import Submission
 
 RESULTS_FORMAT = "r2bench/results"
@@ -21,7 +23,11 @@ RESULTS_FORMAT = "r2bench/results"
 
 @dataclass(frozen=True)
 class PairResult:
-    """Scores of one pair: J and F are None for negative pairs or without ground truth."""
+    """Scores of one pair: J and F are None for negative pairs or without ground truth.
+
+    ``J_recall`` ... ``F_decay`` are the pair's DAVIS recall and decay over its frames
+    (`r2bench.davis_stats`), None where J and F are.
+    """
 
     pair_id: str
     label: str
@@ -30,6 +36,10 @@ class PairResult:
     area: int
     frames: int
     missing: int = 0
+    J_recall: float | None = None
+    J_decay: float | None = None
+    F_recall: float | None = None
+    F_decay: float | None = None
 
 
 def _mean3(a: float | None, b: float | None, c: float | None) -> float | None:
@@ -65,13 +75,32 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
     return {
         "format": RESULTS_FORMAT, "version": 1,
         "dataset": os.fspath(dataset.path.resolve()), "submission": os.fspath(sub.path.resolve()),
+        "method": None, "backbone": None, "dataset_sha256": dataset_fingerprint(dataset),
         "split": dataset.split, "mode": dataset.mode, "bound_th": bound_th,
         "r2bench_version": version,
         "summary": summary,
         "warnings": warnings,
         "pairs": [{"pair_id": p.pair_id, "label": p.label, "J": p.J, "F": p.F,
-                   "area": p.area, "frames": p.frames} for p in pairs],
+                   "area": p.area, "frames": p.frames, "J_recall": p.J_recall,
+                   "J_decay": p.J_decay, "F_recall": p.F_recall, "F_decay": p.F_decay}
+                  for p in pairs],
     }
+
+
+def dataset_fingerprint(dataset: EvalDataset) -> str:
+    """sha256 of the file that defines the pairs (``r2_meta.json``, or the split's
+    ``meta_expressions.json``): two results compare only when these agree."""
+    if dataset.mode == "r2":
+        path = dataset.path / R2_META
+    else:
+        path = RefYTVOSRoot(dataset.path, dataset.split).meta_expressions_path
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def name_submission(results: dict, method: str | None, backbone: str | None) -> dict:
+    """The results with the submission's method and backbone set (the leaderboard shows
+    them; None leaves it to use the results file's name)."""
+    return {**results, "method": method, "backbone": backbone}
 
 
 def write_results(path: str | os.PathLike, results: dict) -> None:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from r2bench import __version__
 from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
+from r2bench.davis_stats import db_statistics
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.refytvos import read_annotations
 from r2bench.results import PairResult, summarise
@@ -68,8 +69,11 @@ def _score_pair(pair: PairSpec, locators: tuple[Locator | None, ...],
         return PairResult(pair.pair_id, pair.label, None, None, 0, len(pair.frames), missing)
     gt = gt_ids == np.uint8(int(pair.obj_id))  # (T, H, W) bool
     j, f, area = jf_per_frame(gt, pred, bound_th)
+    _, j_recall, j_decay = db_statistics(j)
+    _, f_recall, f_decay = db_statistics(f)
     return PairResult(pair.pair_id, pair.label, float(j.mean()), float(f.mean()),
-                      int(area.sum()), len(pair.frames), missing)
+                      int(area.sum()), len(pair.frames), missing,
+                      j_recall, j_decay, f_recall, f_decay)
 
 
 def score_unit(unit: Unit) -> list[PairResult]:

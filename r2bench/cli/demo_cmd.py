@@ -1,7 +1,8 @@
 """``r2bench demo``: the README's flow end to end on a synthetic source.
 
 synth -> build-dataset -> score three reference submissions made from the ground truth,
-then print the paper-style table. The library lives in ``datasets_builder.demo``.
+then print the leaderboard beside the published R2-Youtube-VOS rows. The library lives in
+``datasets_builder.demo``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from r2bench.cli.main import main, progress_enabled
 def demo(out, videos, frames, seed, workers, quiet):
     """Synthesise a source, build its R2 dataset, score three reference submissions
     (oracle, an R-VOS-style oracle that always segments something, all empty) and print
-    the table."""
+    the leaderboard beside the paper's R2-Youtube-VOS rows."""
     from datasets_builder.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(videos=videos, frames=frames, seed=seed, workers=workers)

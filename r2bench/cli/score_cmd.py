@@ -25,16 +25,20 @@ _quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
               help="Write the results JSON here (atomically).")
 @_workers
 @_allow
-@click.option("--name", default=None, help="Name of the submission in the table.")
+@click.option("--name", default=None,
+              help="Method name, stored in the results and shown by the leaderboard.")
+@click.option("--backbone", default=None,
+              help="Backbone (e.g. ResNet-50), stored in the results for the leaderboard.")
 @_quiet
-def score(preds, dataset, split, out, workers, allow_missing, name, quiet):
+def score(preds, dataset, split, out, workers, allow_missing, name, backbone, quiet):
     """Score PREDS (PNG tree, zips or RLE JSON) for J, F, J&F, R and J&F&R."""
     from r2bench.report import format_summary_table
-    from r2bench.results import write_results
+    from r2bench.results import name_submission, write_results
     from r2bench.scoring import score_submission
 
     results = score_submission(preds, dataset, split=split, workers=workers,
                                allow_missing=allow_missing, progress=progress_enabled(quiet))
+    results = name_submission(results, name, backbone)
     for w in results["warnings"]:
         click.echo(f"r2bench: warning: {w}", err=True)
     if out:

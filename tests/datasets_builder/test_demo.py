@@ -81,10 +81,20 @@ def test_cli_demo(tmp_path):
     r = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d"), "--videos", "4",
                                   "--frames", "2", "--workers", "1", "--quiet"])
     assert r.exit_code == 0, r.output
-    rows = {line.split()[0]: line.split()[1:] for line in r.output.splitlines()[2:]}
+    table = [[c.strip().strip("*") for c in line.strip("|").split("|")]
+             for line in r.output.splitlines()[2:] if line.startswith("| ")]
+    rows = {cells[0]: cells[2:7] for cells in table}
     assert rows["oracle"] == ["100.0"] * 5
     assert rows["rvos_oracle"][:3] == ["100.0"] * 3 and float(rows["rvos_oracle"][3]) < 50
     assert rows["empty"][3:] == ["-", "-"]
+    # beside the paper's R2-Youtube-VOS rows (Table 2), marked as published
+    assert [c[1:7] for c in table if c[0] == "R2-VOS†"] == [
+        ["Video-Swin-T", "59.6", "63.1", "-", "95.7", "72.8"],
+        ["ResNet-50", "55.9", "58.4", "-", "94.1", "69.5"]]
+    assert [c[0] for c in table].count("ReferFormer†") == 2 and "MTTR†" in rows
+    assert "† published in the R2-VOS paper (Table 2, R2-Youtube-VOS)" in r.output
+    assert json.loads((tmp_path / "d" / "results" / "oracle.json").read_text())["method"] == \
+        "oracle"
     assert (tmp_path / "d" / "results" / "oracle.json").is_file()
     again = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d")])
     assert again.exit_code == 2 and "already exists" in again.output

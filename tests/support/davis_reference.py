@@ -80,3 +80,22 @@ def ref_f(gt: np.ndarray, pred: np.ndarray, bound_th: float = 0.008) -> np.ndarr
     """Per-frame F of (T, H, W) stacks, one frame at a time."""
     return np.array([ref_boundary_f(g, p, bound_th) for g, p in zip(gt, pred)],
                     dtype=np.float64)
+
+
+def ref_db_statistics(per_frame: np.ndarray) -> tuple[float, float, float]:
+    """Mean, recall and decay of one object as ``db_statistics`` computes them: NaN-ignoring
+    means, four bins with uint8 edges ``round(linspace(1, T, 5) + 1e-10) - 1``, each bin
+    ending at (and including) the next edge."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        m = np.nanmean(per_frame)
+        o = np.nanmean(per_frame > 0.5)
+    ids = (np.round(np.linspace(1, len(per_frame), 5) + 1e-10) - 1).astype(np.uint8)
+    # int(): under the numpy 1.x upstream was written for, uint8 + 1 promoted to a wider int
+    bins = [per_frame[ids[i]:int(ids[i + 1]) + 1] for i in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        d = np.nanmean(bins[0]) - np.nanmean(bins[3])
+    return m, o, d

@@ -1,0 +1,155 @@
+"""``r2bench leaderboard``, ``r2bench compare`` and ``r2bench report``: tables, paired
+statistics and the HTML report of results files.
+
+The library lives in the ``leaderboard`` package; it is imported inside each command so that
+``r2bench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from r2bench.cli.main import main
+
+_seed = click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of the resampling; the same seed gives the same numbers.")
+_resamples = click.option("--resamples", type=click.IntRange(100), default=10_000,
+                          show_default=True, help="Bootstrap resamples (and permutations).")
+
+
+def _emit(text: str, out: str | None) -> None:
+    """Print ``text`` or write it atomically to ``out``."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    from r2bench.fileio import atomic_write_bytes
+
+    atomic_write_bytes(out, text.encode("utf-8"))
+
+
+@main.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv", "html"]),
+              default="md", show_default=True, help="Output format.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the table here (atomically) instead of printing it.")
+@click.option("--published", type=click.Choice(["ref-ytvos", "ref-davis", "r2-ytvos"]),
+              default=None, help="Add the paper's published rows for this protocol.")
+@click.option("--ci", is_flag=True, help="Show 95% bootstrap intervals over videos (±).")
+@_resamples
+@_seed
+@click.option("--davis", is_flag=True,
+              help="Add davis2017-evaluation's J-Recall, J-Decay, F-Recall, F-Decay.")
+@click.option("--davis-csv", "davis_csv", type=click.Path(file_okay=False, path_type=str),
+              default=None, help="Also write global_results.csv and per-sequence_results.csv "
+                                 "of each submission to DIR/<method>/.")
+@click.option("--breakdown", type=click.Choice(["category", "size"]), default=None,
+              help="Instead of the leaderboard, the measures by target category or size.")
+@click.option("--dataset", type=click.Path(path_type=str), default=None,
+              help="The dataset for --breakdown  [default: the one the results name].")
+@click.option("--split", default=None, help="Split of a plain Ref-YTVOS --dataset root.")
+def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_csv,
+                breakdown, dataset, split):
+    """Print the table of RECORDS: results files (r2bench score --out) and, optionally,
+    profile records (r2bench profile --out), matched by method name.
+
+    One row per submission: method, backbone, J, F, J&F, R, J&F&R (x100) and FPS, sorted by
+    J&F&R (by J&F without R), the best value of each column in bold, and a legend for every
+    "-".
+    """
+    from leaderboard import BoardOptions, build_leaderboard, load_records, match_profiles, render
+
+    subs, profiles = load_records(records)
+    if not subs:
+        raise click.UsageError("RECORDS has no results file (only profile records)")
+    if breakdown:
+        table = _breakdown(subs, breakdown, dataset, split)
+    else:
+        opts = BoardOptions(published=published, intervals=ci, davis=davis,
+                            n_resamples=resamples, seed=seed)
+        table = build_leaderboard(subs, match_profiles(subs, profiles), opts)
+    text = render(table, fmt)
+    if davis_csv:
+        _write_davis_csv(subs, davis_csv)
+    _emit(text, out)
+
+
+def _write_davis_csv(subs, out_dir: str) -> None:
+    """Each submission's DAVIS CSV files in ``out_dir/<method>/``; all are checked first."""
+    from pathlib import Path
+
+    from r2bench.davis_stats import davis_tables, write_davis_csv
+    from r2bench.errors import R2BenchError
+
+    for sub in subs:
+        try:
+            davis_tables(sub.results)
+        except R2BenchError as e:
+            raise R2BenchError(sub.path, e.reason) from None
+    names = [s.method for s in subs]
+    for sub in subs:
+        folder = sub.method if names.count(sub.method) == 1 else f"{sub.method}_{sub.path.stem}"
+        write_davis_csv(Path(out_dir) / folder.replace("/", "_"), sub.results)
+
+
+def _breakdown(subs, by: str, dataset: str | None, split: str | None):
+    from leaderboard.breakdown import breakdown_table, pair_groups
+
+    if dataset is None:
+        dataset = subs[0].results.get("dataset")
+        split = split or (subs[0].results.get("split")
+                          if subs[0].results.get("mode") == "rvos" else None)
+    return breakdown_table(subs, pair_groups(dataset, by, split), by)
+
+
+@main.command()
+@click.argument("a", type=click.Path(path_type=str))
+@click.argument("b", type=click.Path(path_type=str))
+@_resamples
+@_seed
+@click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the comparison as JSON here (atomically).")
+def compare(a, b, resamples, seed, out):
+    """Compare results A and B, scored on the same dataset, pair by pair: the difference of
+    each measure with its 95% paired-bootstrap interval and paired-permutation p-value."""
+    from leaderboard.compare import compare as run
+    from leaderboard.compare import comparison_record, format_comparison
+    from leaderboard.records import load_results
+
+    c = run(load_results(a), load_results(b), resamples, seed)
+    if out:
+        from r2bench.fileio import atomic_write_json
+
+        atomic_write_json(out, comparison_record(c))
+    click.echo(format_comparison(c), nl=False)
+
+
+@main.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--dataset", required=True, type=click.Path(path_type=str),
+              help="The dataset the results were scored on.")
+@click.option("--split", default=None, help="Split of a plain Ref-YTVOS --dataset root.")
+@click.option("--preds", required=True, type=click.Path(path_type=str),
+              help="The predictions of the first results file, for the failure gallery.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Folder to create for the report.")
+@click.option("--worst", type=click.IntRange(1, 100), default=8, show_default=True,
+              help="Pairs in each failure gallery.")
+@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+def report(records, dataset, split, preds, out, worst, overwrite):
+    """Write a static HTML report of RECORDS (results files, optionally profiles) to OUT:
+    the summary table, plots, and a gallery of the worst pairs of the first results file."""
+    from pathlib import Path
+
+    from leaderboard import load_records
+    from leaderboard.report import ReportConfig, write_report
+    from r2bench.errors import R2BenchError
+
+    if Path(out).exists() and not overwrite:
+        raise R2BenchError(out, "already exists (use --overwrite to replace it)")
+    subs, profiles = load_records(records)
+    if not subs:
+        raise click.UsageError("RECORDS has no results file (only profile records)")
+    path = write_report(subs, dataset, preds, out, split, profiles, ReportConfig(n_worst=worst),
+                        overwrite=overwrite)
+    click.echo(f"wrote {path / 'index.html'}")
