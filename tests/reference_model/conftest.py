@@ -27,6 +27,18 @@ def synthetic_captions() -> list[str]:
     return out
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run torch on one thread. These tensors are too small to gain from a second one, and on a
+    shared 2-core machine torch's spinning worker threads make each op many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def captions() -> list[str]:
     return synthetic_captions()

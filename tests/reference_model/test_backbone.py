@@ -1,6 +1,8 @@
-"""Backbone: torchvision key compatibility, frozen BatchNorm, weight loading, positions."""
+"""Backbone: torchvision key compatibility, frozen BatchNorm, weight loading; sine positions."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -9,7 +11,11 @@ from torch import nn
 
 from reference_model.backbone import Backbone, FrozenBatchNorm2d, ResNet
 from reference_model.config import BackboneConfig
-from reference_model.position_encoding import position_encoding_like, sine_position_encoding
+from reference_model.position_encoding import (
+    position_encoding_like,
+    sine_position_encoding_1d,
+    sine_position_encoding_2d,
+)
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -122,22 +128,60 @@ def test_backbone_strides_channels_and_trainable_layers():
     assert not any(p.requires_grad for p in frozen.parameters())
 
 
-def test_sine_position_encoding():
-    x = torch.zeros(2, 1, 3, 5)
-    pos = position_encoding_like(x, 16)
-    assert pos.shape == (2, 16, 3, 5)
+def _hand_codes(coord: float, n: int) -> list[float]:
+    """DETR's interleaved code of one coordinate: sin(c / 10000^(2 floor(i/2) / n)) on even
+    channels i, cos on odd ones."""
+    return [(math.sin if i % 2 == 0 else math.cos)(coord / 10000 ** (2 * (i // 2) / n))
+            for i in range(n)]
+
+
+def test_sine_position_encoding_2d_by_hand():
+    # A 2x3 map, dim 8: channels 0-3 code y, 4-7 code x. With the release's 0.5 offset,
+    # row i sits at (i + 0.5) / 2 * 2 pi and column j at (j + 0.5) / 3 * 2 pi.
+    pos = sine_position_encoding_2d(torch.zeros(1, 2, 3, dtype=torch.bool), 8)
+    assert pos.shape == (1, 8, 2, 3)
+    for i in range(2):
+        for j in range(3):
+            y, x = (i + 0.5) / 2 * 2 * math.pi, (j + 0.5) / 3 * 2 * math.pi
+            want = torch.tensor(_hand_codes(y, 4) + _hand_codes(x, 4))
+            torch.testing.assert_close(pos[0, :, i, j], want, atol=1e-5, rtol=0)
+    # the first row is at a quarter turn: sin = 1, cos = 0 (DETR without the offset: pi)
+    torch.testing.assert_close(pos[0, :2, 0, 0], torch.tensor([1.0, 0.0]), atol=1e-6, rtol=0)
+
+
+def test_sine_position_encoding_2d_layout_and_padding():
+    pos = position_encoding_like(torch.zeros(2, 1, 3, 5), 16)
+    assert pos.shape == (1, 16, 3, 5)  # one copy broadcasts over the batch
     assert pos.abs().max() <= 1.0
-    torch.testing.assert_close(pos[0], pos[1])
-    # first half encodes y only, second half x only
-    assert torch.allclose(pos[:, :8], pos[:, :8, :, :1].expand(-1, -1, -1, 5))
-    assert torch.allclose(pos[:, 8:], pos[:, 8:, :1, :].expand(-1, -1, 3, -1))
-    # normalize=True: the last row/column sits at 2*pi whatever the size
-    small = position_encoding_like(torch.zeros(1, 1, 2, 2), 16)
-    torch.testing.assert_close(small[0, :, -1, -1], pos[0, :, -1, -1])
-    # channel 0 is sin(y) with y in (0, 2pi]
-    torch.testing.assert_close(pos[0, 0, :, 0], torch.sin(torch.tensor([1, 2, 3]) / 3 * 6.2832),
-                               atol=1e-4, rtol=0)
-    padded = sine_position_encoding(torch.tensor([[[False, False, True]]]), 8)
-    assert padded.shape == (1, 8, 1, 3)
-    with pytest.raises(ValueError):
-        position_encoding_like(x, 6)
+    # first half codes y only, second half x only
+    assert torch.equal(pos[:, :8], pos[:, :8, :, :1].expand(-1, -1, -1, 5))
+    assert torch.equal(pos[:, 8:], pos[:, 8:, :1, :].expand(-1, -1, 3, -1))
+    # padding at the bottom / right: the real pixels get the codes of the unpadded map
+    mask = torch.zeros(1, 4, 7, dtype=torch.bool)
+    mask[:, 3:] = True
+    mask[:, :, 5:] = True
+    padded = sine_position_encoding_2d(mask, 16)
+    torch.testing.assert_close(padded[:, :, :3, :5], pos, atol=1e-6, rtol=0)
+    assert position_encoding_like(torch.zeros(1, 1, 3, 5, dtype=torch.float64), 16).dtype \
+        == torch.float64
+    with pytest.raises(ValueError, match="multiple of 4"):
+        position_encoding_like(torch.zeros(1, 1, 3, 5), 6)
+
+
+def test_sine_position_encoding_1d_by_hand_and_padding():
+    # 2 real tokens, dim 4: token k sits at k / 2 * 2 pi (no offset along the sentence)
+    pos = sine_position_encoding_1d(torch.zeros(1, 2, dtype=torch.bool), 4)
+    assert pos.shape == (1, 2, 4)
+    for k in range(2):
+        want = torch.tensor(_hand_codes((k + 1) / 2 * 2 * math.pi, 4))
+        torch.testing.assert_close(pos[0, k], want, atol=1e-5, rtol=0)
+    # a batch of captions of 3 and 6 tokens padded to 6: real tokens keep their codes
+    mask = torch.tensor([[False] * 3 + [True] * 3, [False] * 6])
+    batch = sine_position_encoding_1d(mask, 8)
+    alone = sine_position_encoding_1d(torch.zeros(1, 3, dtype=torch.bool), 8)
+    torch.testing.assert_close(batch[0, :3], alone[0], atol=1e-6, rtol=0)
+    assert not torch.allclose(batch[1, :3], alone[0])  # normalised by the caption's length
+    # the last real token sits at 2 pi whatever the length: sin 0, cos 1 on channels 0, 1
+    for b, last in ((0, 2), (1, 5)):
+        torch.testing.assert_close(batch[b, last, :2], torch.tensor([0.0, 1.0]), atol=1e-5,
+                                   rtol=0)

@@ -23,7 +23,7 @@ def video(seed, t=2, n=3, positive=True, c=6, hm=3, wm=4):
         "pred_logits": torch.randn(1, t, n, 1, generator=gen),
         "pred_boxes": 0.2 + 0.6 * torch.rand(1, t, n, 4, generator=gen),
         "pred_masks": torch.randn(1, t, n, hm, wm, generator=gen),
-        "pred_align": torch.randn(1, generator=gen),
+        "pred_pair": torch.randn(1, generator=gen),
         "text_embed": torch.randn(1, c, generator=gen),
         "text_recon": torch.randn(1, c, generator=gen),
     }
@@ -66,7 +66,7 @@ def test_total_worked_by_hand():
         "pred_logits": torch.zeros(1, 1, 2, 1),  # p = 1/2 for both queries
         "pred_boxes": torch.tensor([[[[0.5, 0.5, 0.4, 0.4], [0.1, 0.1, 0.05, 0.05]]]]),
         "pred_masks": torch.tensor([[[[[0.0, LN3], [LN3, 0.0]], [[-9.0, -9.0], [9.0, 9.0]]]]]),
-        "pred_align": torch.zeros(1),
+        "pred_pair": torch.zeros(1),
         "text_embed": torch.randn(1, 4), "text_recon": torch.randn(1, 4),
         "aux_outputs": [],
     }
@@ -101,6 +101,18 @@ def test_text_terms_worked_by_hand():
     dist = (2 * 0.5 * (1 / mu - 1) ** 2 + 0.5 * (math.sqrt(2) / mu - 1) ** 2) / 3
     assert losses["loss_text_angle"].item() == pytest.approx(0.5 * 2 * angle, rel=1e-5)
     assert losses["loss_text_dist"].item() == pytest.approx(0.5 * dist, rel=1e-5)
+
+
+def test_pair_loss_targets_unrelated_pairs():
+    # The pair head predicts "unrelated": target 0 for the positive video, 1 for the negative.
+    # BCE with logits is softplus(x) against target 0 and softplus(-x) against target 1.
+    outputs, targets = batch([video(0), video(1, positive=False)], aux_layers=0, leaf=False)
+    outputs["pred_pair"] = torch.tensor([2.0, -1.0])
+    loss = make_criterion(align_coef=1.0)(outputs, targets)["loss_align"].item()
+    assert loss == pytest.approx((math.log1p(math.exp(2.0)) + math.log1p(math.exp(1.0))) / 2,
+                                 rel=1e-6)
+    outputs["pred_pair"] = torch.tensor([-4.0, 4.0])  # confident and right on both videos
+    assert make_criterion()(outputs, targets)["loss_align"].item() < 0.05
 
 
 def test_invisible_frames_only_count_through_scores_and_masks():
@@ -162,7 +174,7 @@ def test_gradients_reach_every_prediction():
         assert tensor.grad is not None and torch.isfinite(tensor.grad).all()
     for tensor in all_pred_tensors(outputs):
         assert tensor.grad.abs().sum() > 0
-    assert outputs["pred_align"].grad[1] != 0  # the negative still trains the alignment
+    assert outputs["pred_pair"].grad[1] != 0  # the negative still trains the pair head
 
 
 def test_auxiliary_layers_are_suffixed_and_weighted_like_the_last():
@@ -205,7 +217,7 @@ def test_cycle_variants(cycle, keys):
 
 def test_missing_heads_drop_their_terms():
     outputs, targets = batch([video(0), video(1)])
-    outputs["pred_align"] = None
+    outputs["pred_pair"] = None
     outputs["text_recon"] = None
     losses = make_criterion()(outputs, targets)
     assert not any(name.startswith(("loss_align", "loss_text")) for name in losses)

@@ -35,7 +35,7 @@ def test_loss_halves_on_one_batch(tiny_text_dir):
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0)
     losses = []
-    for _ in range(25):
+    for _ in range(20):  # ratio after 20 steps: 0.35 here, 0.18-0.26 with torch seeds 1-3
         loss = criterion(model(frames, captions), targets)["loss"]
         optimizer.zero_grad()
         loss.backward()
