@@ -61,18 +61,19 @@ class DynamicMaskHead(nn.Module):
     def forward(self, z: Tensor, reference: Tensor, f_out: Tensor,
                 image_size: tuple[int, int]) -> Tensor:
         n, q, _ = z.shape
-        h, w = f_out.shape[-2:]
+        d, h, w = f_out.shape[-3:]
         params = self.controller(z)  # [N, Q, P]
-        x = f_out[:, None].expand(-1, q, -1, -1, -1)  # [N, Q, D, h, w]
-        if self.rel_coord:
-            x = torch.cat((x, relative_coordinates(reference, h, w, image_size).to(x.dtype)), 2)
-        x = x.flatten(3)  # [N, Q, cin, h*w]
         splits = params.split(self.weight_nums + self.bias_nums, dim=-1)
         weights, biases = splits[:len(self.weight_nums)], splits[len(self.weight_nums):]
-        last = len(weights) - 1
-        for i, (weight, bias) in enumerate(zip(weights, biases)):
-            weight = weight.view(n, q, self.dims[i + 1], self.dims[i])  # [N, Q, out, in]
-            x = torch.einsum("nqoi,nqis->nqos", weight, x) + bias[..., None]  # [N, Q, out, hw]
-            if i < last:
-                x = F.relu(x)
+        weights = [wt.view(n, q, cout, cin) for wt, cin, cout in
+                   zip(weights, self.dims[:-1], self.dims[1:])]  # [N, Q, out, in]
+        # First layer on the shared features without repeating them per query:
+        # W [f; rel] = W_f f + W_rel rel.
+        x = torch.einsum("nqoc,ncs->nqos", weights[0][..., :d], f_out.flatten(2))
+        if self.rel_coord:
+            rel = relative_coordinates(reference, h, w, image_size).to(x.dtype).flatten(3)
+            x = x + torch.einsum("nqoc,nqcs->nqos", weights[0][..., d:], rel)
+        x = x + biases[0][..., None]  # [N, Q, out, h*w]
+        for weight, bias in zip(weights[1:], biases[1:]):
+            x = torch.einsum("nqoi,nqis->nqos", weight, F.relu(x)) + bias[..., None]
         return x.view(n, q, h, w)

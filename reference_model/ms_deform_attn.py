@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+SAMPLE_BUDGET = 512 * 2**20  # bytes of sampled values held at once by one attention call
+
 
 def ms_deform_attn_core(value: Tensor, spatial_shapes: Tensor, sampling_locations: Tensor,
                         attention_weights: Tensor) -> Tensor:
@@ -108,4 +110,11 @@ class MSDeformAttn(nn.Module):
             v = v.masked_fill(padding_mask[..., None], 0.0)
         v = v.view(n, s, self.n_heads, self.d_model // self.n_heads)  # [N, S, M, D]
         loc, weights = self.sampling(query, reference_points, spatial_shapes)
-        return self.output_proj(ms_deform_attn_core(v, spatial_shapes, loc, weights))
+        # The core materialises every sampled value ([N*M, D, Lq, L*P], twice): queries are
+        # independent, so they run in chunks that keep that under SAMPLE_BUDGET bytes.
+        per_query = 2 * n * self.d_model * self.n_levels * self.n_points * v.element_size()
+        chunk = max(1, SAMPLE_BUDGET // per_query)
+        out = torch.cat([ms_deform_attn_core(v, spatial_shapes, loc[:, i:i + chunk],
+                                             weights[:, i:i + chunk])
+                         for i in range(0, loc.shape[1], chunk)], 1)
+        return self.output_proj(out)

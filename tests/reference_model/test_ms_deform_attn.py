@@ -172,3 +172,17 @@ def test_inverse_sigmoid():
     x = torch.tensor([0.1, 0.5, 0.9])
     torch.testing.assert_close(inverse_sigmoid(x).sigmoid(), x)
     assert torch.isfinite(inverse_sigmoid(torch.tensor([0.0, 1.0]))).all()
+
+
+def test_query_chunks_give_the_unchunked_result(monkeypatch):
+    import reference_model.ms_deform_attn as mda
+
+    torch.manual_seed(0)
+    attn = mda.MSDeformAttn(32, n_levels=2, n_heads=4, n_points=2)
+    shapes = torch.tensor([[6, 5], [3, 3]])
+    value = torch.randn(2, 39, 32)
+    query = torch.randn(2, 7, 32)
+    ref = torch.rand(2, 7, 2, 2)
+    whole = attn(query, ref, value, shapes)
+    monkeypatch.setattr(mda, "SAMPLE_BUDGET", 1)  # one query per chunk
+    torch.testing.assert_close(attn(query, ref, value, shapes), whole, rtol=0, atol=0)
