@@ -38,11 +38,18 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from datasets_builder.build import LINK_MODES, check_frames, linker, load_categories_file
+from datasets_builder.build import (
+    LINK_MODES,
+    check_frames,
+    dumps_r2_meta,
+    linker,
+    load_categories_file,
+)
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
 from datasets_builder.perturb.draws import Draws
 from datasets_builder.seeds import derive_seed, rng_for
 from datasets_builder.synonyms import CategoryNamer
+from r2bench.by_perturbation import PERTURB_FORMAT, PERTURB_JSON
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
@@ -50,8 +57,6 @@ from r2bench.scoring import default_workers
 
 log = logging.getLogger(__name__)
 
-PERTURB_FORMAT = "r2bench/perturbation"
-PERTURB_JSON = "perturb.json"
 SEVERITIES = (1, 2, 3, 4, 5)
 DYN_LEVELS = (1, 3, 5)          # the toolbox's R-VOS _dyn draw (its low, medium, high)
 MIX = (0.4, 0.4, 0.2)           # per video: visual only, text only, both
@@ -353,6 +358,6 @@ def perturb_source(source: str | os.PathLike, split: str, out: str | os.PathLike
             shutil.copyfile(view.root.categories_path, tmp / split / "meta.json")
         _link_annotations(view, tmp, link)
         run_jobs(_jobs(view, record, tmp, link), workers, progress)
-        (tmp / PERTURB_JSON).write_bytes(dumps_json(record))
+        (tmp / PERTURB_JSON).write_bytes(dumps_r2_meta(record))   # one line per video
     log.info("perturbed source: %d videos in %s", len(record["videos"]), out)
     return PerturbResult(out, record)

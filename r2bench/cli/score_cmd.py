@@ -26,8 +26,15 @@ _quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_workers
 @_allow
 @click.option("--name", default=None, help="Name of the submission in the table.")
+@click.option("--by-perturbation", is_flag=True,
+              help="Also score per perturbation and severity (a dataset made by r2bench "
+                   "perturb, or an R2 dataset built from one) and print the per-type table.")
+@click.option("--clean", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Results JSON of the clean dataset: the table adds the relative drops "
+                   "(implies --by-perturbation).")
 @_quiet
-def score(preds, dataset, split, out, workers, allow_missing, name, quiet):
+def score(preds, dataset, split, out, workers, allow_missing, name, by_perturbation, clean,
+          quiet):
     """Score PREDS (PNG tree, zips or RLE JSON) for J, F, J&F, R and J&F&R."""
     from r2bench.report import format_summary_table
     from r2bench.results import write_results
@@ -37,9 +44,15 @@ def score(preds, dataset, split, out, workers, allow_missing, name, quiet):
                                allow_missing=allow_missing, progress=progress_enabled(quiet))
     for w in results["warnings"]:
         click.echo(f"r2bench: warning: {w}", err=True)
+    if by_perturbation or clean:
+        from r2bench.by_perturbation import add_by_perturbation
+        add_by_perturbation(results, dataset, split, clean)
     if out:
         write_results(out, results)
     click.echo(format_summary_table([(name or preds, results)]))
+    if "by_perturbation" in results:
+        from r2bench.by_perturbation import format_perturbation_table
+        click.echo("\n" + format_perturbation_table(results["by_perturbation"]))
 
 
 @main.command()
