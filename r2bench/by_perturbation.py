@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from r2bench.dataset import R2_META, EvalDataset, PairSpec, load_eval_dataset
@@ -144,15 +145,29 @@ def load_clean(path: str | os.PathLike) -> dict:
             **{k: res["summary"].get(k) for k in VALUES}}
 
 
-def add_by_perturbation(results: dict, dataset: str | os.PathLike, split: str | None = None,
-                        clean: str | os.PathLike | None = None) -> dict:
-    """Attach ``results["by_perturbation"]`` for the dataset the results were scored on."""
+@dataclass(frozen=True)
+class ByPerturbation:
+    """What ``--by-perturbation`` needs, opened (and checked) before any scoring."""
+
+    dataset: EvalDataset
+    record: dict
+    path: Path
+    clean: dict | None = None
+
+    def add(self, results: dict) -> dict:
+        """Attach ``results["by_perturbation"]`` to the dataset's results."""
+        results["by_perturbation"] = summarise_by_perturbation(
+            self.dataset, results, self.record, self.path, self.clean)
+        return results
+
+
+def open_by_perturbation(dataset: str | os.PathLike, split: str | None = None,
+                         clean: str | os.PathLike | None = None) -> ByPerturbation:
+    """The dataset, its perturbation record and the clean summary; raises DatasetError."""
     ds = load_eval_dataset(dataset, split)
     path = perturbation_path(ds)
-    record = load_perturbation(path)
-    results["by_perturbation"] = summarise_by_perturbation(
-        ds, results, record, path, None if clean is None else load_clean(clean))
-    return results
+    return ByPerturbation(ds, load_perturbation(path), path,
+                          None if clean is None else load_clean(clean))
 
 
 def _severities(values: list) -> str:

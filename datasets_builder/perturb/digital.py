@@ -104,33 +104,37 @@ def brightness(frames: np.ndarray, severity: int, draws: Draws) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _saturate(x, a, b, out):
-    """HSV saturation S -> clip(a S + b, 0, 1) on (P, 3) uint8 pixels, in closed form."""
+def _rescale_saturation(x, ratio, grey, out):
+    """Each channel c of a pixel with largest channel M and smallest m becomes
+    ``M - (M - c) ratio[M, m]``; a grey pixel (M = m) becomes (M, grey[M], grey[M])."""
     for p in range(x.shape[0]):
         hi = max(x[p, 0], x[p, 1], x[p, 2])
         lo = min(x[p, 0], x[p, 1], x[p, 2])
-        if hi == 0:
-            out[p, 0] = out[p, 1] = out[p, 2] = 0
-            continue
-        big = np.float32(hi)
-        s = (big - np.float32(lo)) / big
-        s_new = min(max(np.float32(a) * s + np.float32(b), np.float32(0)), np.float32(1))
-        if hi == lo:                     # grey: hue 0, so red stays at V
+        if hi == lo:
             out[p, 0] = hi
-            v = np.int64(big * (np.float32(1) - s_new) + np.float32(0.5))
-            out[p, 1] = out[p, 2] = v
+            out[p, 1] = out[p, 2] = grey[hi]
             continue
-        ratio = s_new / s
-        for k in range(3):
-            v = big - (big - np.float32(x[p, k])) * ratio
-            out[p, k] = np.int64(min(max(v, np.float32(0)), np.float32(255)) + np.float32(0.5))
+        r = ratio[hi, lo]
+        big = np.float32(hi)
+        for k in range(3):    # in [0, M]: (M - c) r <= (M - m) r = M S' <= M
+            out[p, k] = np.uint8(big - (big - np.float32(x[p, k])) * r + np.float32(0.5))
+
+
+def saturation_tables(a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """(ratio S'/S as float32 (256, 256) indexed [M, m], grey outputs uint8 (256,)) for
+    S' = clip(a S + b, 0, 1), S = (M - m) / M."""
+    big = np.arange(256, dtype=np.float64)[:, None]
+    small = np.arange(256, dtype=np.float64)[None, :]
+    s = np.where(big > small, (big - small) / np.maximum(big, 1), 1.0)
+    ratio = (np.clip(a * s + b, 0, 1) / s).astype(np.float32)
+    grey = to_uint8(np.arange(256) * (1 - min(max(b, 0.0), 1.0)))
+    return ratio, grey
 
 
 def saturate(frames: np.ndarray, severity: int, draws: Draws) -> np.ndarray:
-    a, b = SATURATE[severity - 1]
     x = np.ascontiguousarray(frames).reshape(-1, 3)
     out = np.empty_like(x)
-    _saturate(x, a, b, out)
+    _rescale_saturation(x, *saturation_tables(*SATURATE[severity - 1]), out)
     return out.reshape(frames.shape)
 
 

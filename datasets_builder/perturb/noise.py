@@ -6,7 +6,7 @@ Upstream adds noise to ``x / 255`` in floating point, clips to [0, 1] and conver
 only on that value, so the whole corruption of an 8-bit image is a 256 x 256 transition
 matrix ``P[x, y]``: the probability that input value x comes out as y. We compute P in
 closed form and sample it exactly with Walker's alias method (one table lookup and one
-comparison per value, from 64 random bits):
+comparison per value, from 32 random bits):
 
 - gaussian: ``y = round(clip(x + 255 c Z))``, Z standard normal;
 - shot: ``y = round(255 clip(K / c))``, K ~ Poisson(c x / 255);
@@ -61,7 +61,7 @@ def shot_matrix(severity: int) -> np.ndarray:
     matrix = np.zeros((256, 256))
     for level in np.unique(out_level):
         matrix[:, level] = pmf[:, out_level == level].sum(axis=1)
-    matrix[:, 255] += 1.0 - matrix.sum(axis=1)               # the clipped tail
+    matrix[:, 255] += np.clip(1.0 - matrix.sum(axis=1), 0, None)   # the clipped tail
     return matrix
 
 
@@ -75,7 +75,7 @@ def impulse_matrix(severity: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def _alias_row(p, threshold, alias):
-    """Vose's alias table of one law ``p`` (256,): column j keeps j when the low 32 random
+    """Vose's alias table of one law ``p`` (256,): column j keeps j when the low 24 random
     bits fall below ``threshold[j]``, else gives ``alias[j]``."""
     n = p.shape[0]
     q = p * n / p.sum()
@@ -94,7 +94,7 @@ def _alias_row(p, threshold, alias):
         ns -= 1
         s = small[ns]
         g = large[nl - 1]
-        threshold[s] = np.uint64(q[s] * 4294967296.0)
+        threshold[s] = np.uint32(q[s] * 16777216.0)
         alias[s] = g
         q[g] = (q[g] + q[s]) - 1.0
         if q[g] < 1.0:
@@ -102,49 +102,57 @@ def _alias_row(p, threshold, alias):
             small[ns] = g
             ns += 1
     for k in range(nl):                     # what is left has probability 1 up to rounding
-        threshold[large[k]] = np.uint64(4294967296)
+        threshold[large[k]] = np.uint32(16777216)
     for k in range(ns):
-        threshold[small[k]] = np.uint64(4294967296)
+        threshold[small[k]] = np.uint32(16777216)
 
 
 def alias_tables(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(threshold uint64 (256, 256), alias uint8 (256, 256)) sampling each row of ``matrix``."""
+    """(threshold uint32 (256, 256), alias uint8 (256, 256)) sampling each row of ``matrix``:
+    value x becomes j with probability ``(threshold[x, j] + sum over k with alias[x, k] == j
+    of (2^24 - threshold[x, k])) / 2^32``."""
     p = np.clip(matrix, 0.0, None)
-    threshold = np.zeros((256, 256), np.uint64)
+    threshold = np.zeros((256, 256), np.uint32)
     alias = np.zeros((256, 256), np.uint8)
     for x in range(256):
         _alias_row(p[x], threshold[x], alias[x])
     return threshold, alias
 
 
+def packed_table(threshold: np.ndarray, alias: np.ndarray) -> np.ndarray:
+    """(256, 256) uint32 ``threshold << 8 | alias``: one load per sampled value."""
+    return (threshold.astype(np.uint32) << np.uint32(8)) | alias.astype(np.uint32)
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
-def _sample(values, keys, threshold, alias, out):
-    """out[t, i] ~ row values[t, i] of the tables; values, out (T, N) uint8, keys (T,)."""
-    low = np.uint64(0xFFFFFFFF)
-    top = np.uint64(56)
+def _sample(values, keys, table, out):
+    """out[t, i] ~ row values[t, i] of the packed alias table; values, out (T, N) uint8.
+
+    Value i of a frame takes the (i + 1)-th SplitMix64 output of the frame's key: its top 8
+    bits pick the column, its low 24 bits are compared with the column's threshold."""
+    low = np.uint64(0xFFFFFF)
     for t in range(values.shape[0]):
         state = keys[t]
         for i in range(values.shape[1]):
             state += GOLDEN
             z = splitmix64(state)
-            x = values[t, i]
-            j = z >> top
-            a = np.uint64(alias[x, j])
-            keep = np.uint64((z & low) < threshold[x, j])     # branch-free: 0 or 1
+            j = z >> np.uint64(56)
+            entry = np.uint64(table[values[t, i], j])
+            a = entry & np.uint64(0xFF)
+            keep = np.uint64((z & low) < (entry >> np.uint64(8)))     # branch-free: 0 or 1
             out[t, i] = a + (j - a) * keep
 
 
 @functools.cache
-def _tables(name: str, severity: int) -> tuple[np.ndarray, np.ndarray]:
-    return alias_tables(MATRICES[name](severity))
+def _table(name: str, severity: int) -> np.ndarray:
+    return packed_table(*alias_tables(MATRICES[name](severity)))
 
 
 def apply_matrix(frames: np.ndarray, name: str, severity: int, draws: Draws) -> np.ndarray:
     """Sample the noise ``name`` at ``severity`` on (T, H, W, C) uint8 frames."""
-    threshold, alias = _tables(name, severity)
     values = np.ascontiguousarray(frames).reshape(len(frames), -1)     # (T, H*W*C)
     out = np.empty_like(values)
-    _sample(values, draws.keys(), threshold, alias, out)
+    _sample(values, draws.keys(), _table(name, severity), out)
     return out.reshape(frames.shape)
 
 

@@ -40,13 +40,16 @@ def score(preds, dataset, split, out, workers, allow_missing, name, by_perturbat
     from r2bench.results import write_results
     from r2bench.scoring import score_submission
 
+    by = None
+    if by_perturbation or clean:
+        from r2bench.by_perturbation import open_by_perturbation
+        by = open_by_perturbation(dataset, split, clean)
     results = score_submission(preds, dataset, split=split, workers=workers,
                                allow_missing=allow_missing, progress=progress_enabled(quiet))
     for w in results["warnings"]:
         click.echo(f"r2bench: warning: {w}", err=True)
-    if by_perturbation or clean:
-        from r2bench.by_perturbation import add_by_perturbation
-        add_by_perturbation(results, dataset, split, clean)
+    if by is not None:
+        by.add(results)
     if out:
         write_results(out, results)
     click.echo(format_summary_table([(name or preds, results)]))
