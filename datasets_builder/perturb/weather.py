@@ -12,9 +12,9 @@ are drawn per frame, blown in one direction drawn per video.
   frame); ``(x + c0 map) max(x) / (max(x) + c0)`` with max(x) per frame.
 - frost: ``c0 x + c1 frost``. Upstream blends photographs of frost (a random crop in
   ImageNet-C, the whole picture resized in the toolbox); here the texture is generated:
-  clusters of straight ice needles at the hexagonal angles of ice over a cloudy base,
-  tinted blue-white, with the grey level, spread and needle size of those photographs
-  (mean about 0.6, standard deviation about 0.12, needles a few percent of the frame).
+  fern-like ice crystals (stems with side branches at 60 degrees, the hexagonal habit of
+  ice) and fine needles over a cloudy base, tinted blue-white, at about the grey level of
+  those photographs (0.6 on average) with crystals a few percent of the frame long.
 - snow: a normal field (mean c0, std c1) zoomed by c2 about the centre, values under c3
   dropped, quantised to 8 bits, motion-blurred (ImageMagick's kernel, radius c4, sigma c5,
   angle in [-135, -45) degrees) and added with its 180-degree rotation to the frame, which
