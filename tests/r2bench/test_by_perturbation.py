@@ -124,3 +124,19 @@ def test_cli_needs_a_perturbation_record(tmp_path):
                                     str(tmp_path / "r2"), "--clean",
                                     str(tmp_path / "not_results.json"), "-q"])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_plain_source_pairs_are_grouped_by_their_video_and_expression():
+    # --dataset OUT --split S on the perturbed source itself: pair ids VID/EXP, no negatives
+    pairs = tuple(PairSpec(f"{vid}/{eid}", "positive", vid, ("00000",), (4, 4))
+                  for vid, eids in EXPS.items() for eid in eids)
+    ds = EvalDataset(Path("/nowhere"), "valid", "rvos", pairs, None)
+    res = {"summary": {"J": 0.7}, "pairs": [
+        {"pair_id": pid.split("/", 1)[1], "label": "positive", "J": j, "F": f, "area": a,
+         "frames": 1} for pid, (j, f, a) in SCORES.items() if pid.startswith("positive")]}
+    section = summarise_by_perturbation(ds, res, RECORD, Path("perturb.json"))
+    assert {(g["type"], g["severity"]): g["n_positive"] for g in section["groups"]} == {
+        ("fog", 3): 2, ("misspell", 2): 1, ("gaussian_noise", 5): 1, ("grammar", 5): 1,
+        ("grammar", 1): 1}
+    assert all(g["R"] is None for g in section["groups"])
+    assert group(section, "fog", 3)["JF"] == pytest.approx(0.5)

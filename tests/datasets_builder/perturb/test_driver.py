@@ -168,3 +168,21 @@ def test_existing_output_refused(source, perturbed):
                                     str(perturbed), "-q"])
     assert res.exit_code == 2 and "already exists" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_broken_frame_is_one_line_and_nothing_is_written(source, tmp_path, workers):
+    import shutil
+
+    copy = tmp_path / "src"
+    shutil.copytree(source, copy)
+    root = RefYTVOSRoot(copy, SPLIT)
+    vid, meta = next(iter(root.load_videos().items()))
+    root.jpeg_path(vid, meta.frames[1]).write_bytes(b"not a jpeg")
+    res = CliRunner().invoke(main, ["perturb", str(copy), "--split", SPLIT, "--out",
+                                    str(tmp_path / "o"), "--types", "visual", "--workers",
+                                    str(workers), "-q"])
+    assert res.exit_code == 2, res.output
+    assert f"{meta.frames[1]}.jpg: cannot read frame" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
