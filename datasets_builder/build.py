@@ -6,6 +6,10 @@ unrelated (``constraints``). Feasibility is decided exactly by a maximum matchin
 (``matching``); when no valid pi exists the builder names the videos it cannot place and
 writes nothing.
 
+With ``strategy="object"`` the negatives are hard ones instead: each expression's own video
+with its category words replaced by categories absent from it (``hard_negatives``); pi is
+the identity, and expressions that cannot be edited are left out and reported.
+
 Output: ``r2_meta.json`` and two Ref-Youtube-VOS roots made of links to the source frames
 (``positive/`` mirrors the split; in ``negative/`` the key VID holds pi(VID)'s frames), so
 unchanged R-VOS inference code runs on ``OUT/negative``. Symlinks are absolute (to the
@@ -28,6 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from datasets_builder.constraints import CONSTRAINT, Constraints, build_constraints
+from datasets_builder.hard_negatives import OBJECT_CONSTRAINT, HardNegatives, plan_object_negatives
 from datasets_builder.matching import negative_matching
 from datasets_builder.verify import VerifyReport, verify_dataset
 from r2bench.dataset import R2_FORMAT, R2_META
@@ -38,7 +43,7 @@ from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json, par
 log = logging.getLogger(__name__)
 
 LINK_MODES = ("symlink", "hardlink", "copy")
-STRATEGIES = ("random",)
+STRATEGIES = ("random", "object")
 _NAMED = 5   # unplaceable videos named in the error message
 
 
@@ -113,18 +118,25 @@ def plan_negatives(src: SourceSplit, seed: int) -> dict[str, str]:
     return {v: c.videos[u] for v, u in zip(c.videos, match.tolist())}
 
 
-def _check_frames(src: SourceSplit, vid: str) -> None:
-    jpeg_dir = src.root.root / src.root.split / "JPEGImages" / vid
+def check_frames(root: RefYTVOSRoot, meta: VideoMeta) -> None:
+    """Every frame the meta lists exists (one listing of the video's folder)."""
+    jpeg_dir = root.root / root.split / "JPEGImages" / meta.video
     present = set(os.listdir(jpeg_dir)) if jpeg_dir.is_dir() else set()
-    for f in src.videos[vid].frames:
+    for f in meta.frames:
         if f"{f}.jpg" not in present:
-            raise DatasetError(src.root.jpeg_path(vid, f),
-                               f"missing (a frame listed in {src.root.meta_expressions_path})")
+            raise DatasetError(root.jpeg_path(meta.video, f),
+                               f"missing (a frame listed in {root.meta_expressions_path})")
 
 
 def r2_meta_record(src: SourceSplit, negative_of: Mapping[str, str], seed: int,
-                   sizes: Mapping[str, list[int]], link: str, strategy: str = "random") -> dict:
-    """r2_meta.json (SPEC §2), without its ``checks``; key order is fixed for byte identity."""
+                   sizes: Mapping[str, list[int]], link: str, strategy: str = "random",
+                   hard: HardNegatives | None = None) -> dict:
+    """r2_meta.json (SPEC §2), without its ``checks``; key order is fixed for byte identity.
+
+    With ``hard`` (the object strategy) only its edited expressions are paired, each
+    negative carrying the edited text and the words replaced; the others are listed under
+    ``left_out``.
+    """
     videos = {vid: {"frames": list(m.frames),
                     "categories": list(dict.fromkeys(src.objects[vid].values())),
                     "size": sizes[vid], "objects": src.objects[vid]}
@@ -132,15 +144,24 @@ def r2_meta_record(src: SourceSplit, negative_of: Mapping[str, str], seed: int,
     pos, neg = [], []
     for vid, m in src.videos.items():
         for eid, e in m.expressions.items():
+            edit = None if hard is None else hard.edits.get((vid, eid))
+            if hard is not None and edit is None:
+                continue
             pos.append({"pair_id": f"positive/{vid}/{eid}", "label": "positive", "video": vid,
                         "source_video": vid, "exp_id": eid, "exp": e.exp, "obj_id": e.obj_id})
             neg.append({"pair_id": f"negative/{vid}/{eid}", "label": "negative",
                         "video": negative_of[vid], "source_video": vid, "exp_id": eid,
-                        "exp": e.exp})
-    return {"format": R2_FORMAT, "version": 1, "source": str(src.root.root.resolve()),
+                        "exp": e.exp if edit is None else edit.text})
+            if edit is not None:
+                neg[-1]["replaced"] = [list(r) for r in edit.replaced]
+    meta = {"format": R2_FORMAT, "version": 1, "source": str(src.root.root.resolve()),
             "split": src.root.split, "seed": seed, "strategy": strategy, "link": link,
             "categories_file": str(src.categories_path.resolve()),
             "negative_of": dict(negative_of), "videos": videos, "pairs": pos + neg}
+    if hard is not None:
+        meta["left_out"] = [{"video": x.video, "exp_id": x.exp_id, "exp": x.exp,
+                             "reason": x.reason} for x in hard.left_out]
+    return meta
 
 
 def checks_record(meta: dict) -> dict:
@@ -150,9 +171,13 @@ def checks_record(meta: dict) -> dict:
     on the written dataset before it is renamed into place.
     """
     n_exp = sum(p["label"] == "positive" for p in meta["pairs"])
-    return {"videos": len(meta["videos"]), "expressions": n_exp, "positive_pairs": n_exp,
-            "negative_pairs": n_exp, "fixed_points": 0, "violations": 0,
-            "constraint": CONSTRAINT, "seed": meta["seed"]}
+    checks = {"videos": len(meta["videos"]), "expressions": n_exp, "positive_pairs": n_exp,
+              "negative_pairs": n_exp,
+              "fixed_points": sum(v == u for v, u in meta["negative_of"].items()),
+              "violations": 0, "constraint": CONSTRAINT, "seed": meta["seed"]}
+    if meta["strategy"] == "object":
+        checks.update(constraint=OBJECT_CONSTRAINT, left_out=len(meta["left_out"]))
+    return checks
 
 
 def dumps_r2_meta(meta: dict) -> bytes:
@@ -180,12 +205,17 @@ def dumps_r2_meta(meta: dict) -> bytes:
 def plan_r2_meta(src: SourceSplit, seed: int, sizes: Mapping[str, list[int]],
                  link: str = "symlink", strategy: str = "random") -> dict:
     """The whole r2_meta.json record, checks included: everything but the files."""
-    meta = r2_meta_record(src, plan_negatives(src, seed), seed, sizes, link, strategy)
+    if strategy == "object":
+        meta = r2_meta_record(src, {v: v for v in src.videos}, seed, sizes, link, strategy,
+                              plan_object_negatives(src.videos, src.objects, seed))
+    else:
+        meta = r2_meta_record(src, plan_negatives(src, seed), seed, sizes, link, strategy)
     meta["checks"] = checks_record(meta)
     return meta
 
 
-def _linker(mode: str) -> Callable[[Path, Path], None]:
+def linker(mode: str) -> Callable[[Path, Path], None]:
+    """How a file of the source is put in an output: absolute symlink, hard link or copy."""
     if mode == "symlink":
         return lambda src, dst: os.symlink(src.resolve(), dst)
     if mode == "hardlink":
@@ -195,27 +225,45 @@ def _linker(mode: str) -> Callable[[Path, Path], None]:
     raise ValueError(f"unknown link mode {mode!r}")
 
 
-def _negative_meta_expressions(src: SourceSplit, negative_of: Mapping[str, str]) -> dict:
-    """Key VID: pi(VID)'s frames, VID's expressions without obj_id (the object is absent)."""
-    return {"videos": {vid: {"expressions": {eid: {"exp": e.exp}
-                                             for eid, e in m.expressions.items()},
-                             "frames": list(src.videos[negative_of[vid]].frames)}
-                       for vid, m in src.videos.items()}}
+def _root_expressions(meta: dict, label: str) -> dict[str, dict[str, dict]]:
+    """VID -> EXP_ID -> its entry in the ``label`` root's meta_expressions, from the pairs."""
+    out: dict[str, dict[str, dict]] = {vid: {} for vid in meta["videos"]}
+    for p in meta["pairs"]:
+        if p["label"] == label:
+            entry = {"exp": p["exp"]}
+            if label == "positive" and p.get("obj_id") is not None:
+                entry["obj_id"] = p["obj_id"]
+            out[p["source_video"]][p["exp_id"]] = entry
+    return out
 
 
-def _write_roots(tmp: Path, src: SourceSplit, negative_of: Mapping[str, str], link: str,
-                 progress: bool) -> None:
-    put = _linker(link)
+def _negative_meta_expressions(meta: dict) -> dict:
+    """Key VID: pi(VID)'s frames, VID's (negative) expressions without obj_id."""
+    exps = _root_expressions(meta, "negative")
+    return {"videos": {vid: {"expressions": exps[vid],
+                             "frames": list(meta["videos"][meta["negative_of"][vid]]["frames"])}
+                       for vid in meta["videos"]}}
+
+
+def _write_roots(tmp: Path, src: SourceSplit, meta: dict, link: str, progress: bool) -> None:
+    put = linker(link)
     split = src.root.split
+    negative_of = meta["negative_of"]
     for label in ("positive", "negative"):
         (tmp / label / "meta_expressions" / split).mkdir(parents=True)
         (tmp / label / split).mkdir(parents=True)
-    put(src.root.meta_expressions_path, tmp / "positive" / "meta_expressions" / split /
-        "meta_expressions.json")
+    positive_exps = tmp / "positive" / "meta_expressions" / split / "meta_expressions.json"
+    if meta.get("left_out"):     # the positive root lists the expressions kept, not the source's
+        exps = _root_expressions(meta, "positive")
+        positive_exps.write_bytes(dumps_json({"videos": {
+            vid: {"expressions": exps[vid], "frames": list(v["frames"])}
+            for vid, v in meta["videos"].items()}}))
+    else:
+        put(src.root.meta_expressions_path, positive_exps)
     if src.root.categories_path.is_file():
         put(src.root.categories_path, tmp / "positive" / split / "meta.json")
     (tmp / "negative" / "meta_expressions" / split / "meta_expressions.json").write_bytes(
-        dumps_json(_negative_meta_expressions(src, negative_of)))
+        dumps_json(_negative_meta_expressions(meta)))
     (tmp / "negative" / split / "meta.json").write_bytes(dumps_json({"videos": {
         vid: {"objects": {o: {"category": c} for o, c in src.objects[neg].items()}}
         for vid, neg in negative_of.items()}}))
@@ -266,13 +314,13 @@ def build_dataset(source: str | os.PathLike, split: str, out: str | os.PathLike,
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")
     src = load_source(source, split, categories)
-    for vid in src.videos:
-        _check_frames(src, vid)
+    for m in src.videos.values():
+        check_frames(src.root, m)
     sizes = {vid: list(image_size(src.root.jpeg_path(vid, m.frames[0])))
              for vid, m in src.videos.items()}
     meta = plan_r2_meta(src, seed, sizes, link, strategy)
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        _write_roots(tmp, src, meta["negative_of"], link, progress)
+        _write_roots(tmp, src, meta, link, progress)
         (tmp / R2_META).write_bytes(dumps_r2_meta(meta))
         report = verify_dataset(tmp)
     report.path = out

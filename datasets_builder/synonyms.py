@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 # Extra terms per Youtube-VOS category (the category's own name is always a term).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -98,6 +99,7 @@ IRREGULAR_PLURALS: dict[str, tuple[str, ...]] = {
     "bus": ("buses",), "lioness": ("lionesses",),
 }
 _WORD = re.compile(r"[a-z0-9]+")
+_WORD_ANY_CASE = re.compile(r"[A-Za-z0-9]+")
 
 
 def word_forms(word: str) -> set[str]:
@@ -113,6 +115,20 @@ def word_forms(word: str) -> set[str]:
     return forms
 
 
+def plural(word: str) -> str:
+    """The plural of a term's word: the irregular table, else the regular English ending.
+
+    Always one of ``word_forms(word)``, so the namer reads it as the same term.
+    """
+    if word in IRREGULAR_PLURALS:
+        return IRREGULAR_PLURALS[word][0]
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    if len(word) > 1 and word.endswith("y") and word[-2] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
 def words(text: str) -> list[str]:
     """Lower-case whole words (letters and digits); punctuation and "'s" split them."""
     return _WORD.findall(text.lower())
@@ -126,6 +142,18 @@ def category_terms(category: str) -> list[str]:
     return [" ".join(words(category)), *SYNONYMS.get(key, ())]
 
 
+class TermMatch(NamedTuple):
+    """Where a text names a category: characters [start, end) of the term, the category's
+    bit, the term as listed (lower case, words joined by spaces), and whether its last word
+    was written in a plural form."""
+
+    start: int
+    end: int
+    bit: int
+    term: str
+    plural: bool
+
+
 class CategoryNamer:
     """Finds which of a fixed list of categories a text names, as a bitmask.
 
@@ -135,12 +163,12 @@ class CategoryNamer:
 
     def __init__(self, categories: Iterable[str]):
         self.categories = list(categories)
-        # first word form -> [(bit, forms of each following word)]
-        self._index: dict[str, list[tuple[int, tuple[frozenset[str], ...]]]] = {}
+        # first word form -> [(bit, forms of each following word, the term)]
+        self._index: dict[str, list[tuple[int, tuple[frozenset[str], ...], str]]] = {}
         for i, cat in enumerate(self.categories):
             for term in category_terms(cat):
                 head, *tail = term.split()
-                entry = (1 << i, tuple(frozenset(word_forms(w)) for w in tail))
+                entry = (1 << i, tuple(frozenset(word_forms(w)) for w in tail), term)
                 for form in word_forms(head):
                     self._index.setdefault(form, []).append(entry)
 
@@ -149,11 +177,27 @@ class CategoryNamer:
         toks = words(text)
         mask = 0
         for i, tok in enumerate(toks):
-            for bit, tail in self._index.get(tok, ()):
+            for bit, tail, _ in self._index.get(tok, ()):
                 if all(i + 1 + j < len(toks) and toks[i + 1 + j] in forms
                        for j, forms in enumerate(tail)):
                     mask |= bit
         return mask
+
+    def matches(self, text: str) -> list[TermMatch]:
+        """Every term ``text`` names, with its character span, read as `named` reads them
+        (whole words, any case, any plural form), in text order; an ASCII-letter reading,
+        which is what `named` sees in English text."""
+        spans = [(m.start(), m.end()) for m in _WORD_ANY_CASE.finditer(text)]
+        toks = [text[a:b].lower() for a, b in spans]
+        found = []
+        for i, tok in enumerate(toks):
+            for bit, tail, term in self._index.get(tok, ()):
+                if all(i + 1 + j < len(toks) and toks[i + 1 + j] in forms
+                       for j, forms in enumerate(tail)):
+                    last = i + len(tail)
+                    found.append(TermMatch(spans[i][0], spans[last][1], bit, term,
+                                           toks[last] != term.split()[-1]))
+        return found
 
     def names(self, mask: int) -> list[str]:
         """The categories whose bits are set in ``mask``, in list order."""

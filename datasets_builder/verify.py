@@ -4,6 +4,8 @@ Independent of how the dataset was built: the permutation (a bijection without f
 points), unrelatedness pair by pair from category *names* (not the builder's bitmasks), the
 two Ref-Youtube-VOS roots' meta_expressions against r2_meta.json, and every frame link
 (positive frames equal the source's, negative frames equal pi(v)'s positive frames).
+For the ``object`` strategy (hard negatives) pi is the identity instead, and each negative
+text must differ from its positive and name no category of the video.
 """
 
 from __future__ import annotations
@@ -30,13 +32,19 @@ class VerifyReport:
     expressions: int = 0
     files: int = 0
     problems: list[str] = field(default_factory=list)
+    strategy: str = "random"
+    left_out: int = 0
 
     def summary(self) -> str:
         state = "OK" if not self.problems else f"{len(self.problems)} problems"
+        if self.strategy == "object":
+            how = (f"every negative its own video with an edited expression, "
+                   f"{self.left_out} expressions left out (no object word to replace), ")
+        else:
+            how = "permutation without fixed points, "
         return (f"{self.path}: {state}: {self.videos} videos, {self.expressions} expressions "
-                f"({self.expressions} positive + {self.expressions} negative pairs), "
-                f"permutation without fixed points, every negative pair unrelated, "
-                f"{self.files} frame files checked")
+                f"({self.expressions} positive + {self.expressions} negative pairs), {how}"
+                f"every negative pair unrelated, {self.files} frame files checked")
 
 
 def _pair_index(meta: dict) -> dict[tuple[str, str], dict[str, dict]]:
@@ -49,6 +57,9 @@ def _pair_index(meta: dict) -> dict[tuple[str, str], dict[str, dict]]:
 
 def check_permutation(meta: dict) -> list[str]:
     videos, neg = list(meta["videos"]), meta["negative_of"]
+    if meta.get("strategy") == "object":
+        return [] if neg == {v: v for v in videos} else [
+            "negative_of: the object strategy pairs each video with itself"]
     problems = []
     if sorted(neg) != sorted(videos):
         problems.append("negative_of does not have exactly one entry per video")
@@ -81,8 +92,13 @@ def check_pairs(meta: dict) -> list[str]:
         text = negp["exp"]
         if text not in named:
             named[text] = set(namer.names(namer.named(text)))
-        bad = (_target(videos[vid], pos.get("obj_id")) | named[text]).intersection(
-            videos[negp["video"]]["categories"])
+        if meta.get("strategy") == "object":    # the object is there: only the text counts
+            bad = named[text].intersection(videos[vid]["categories"])
+            if text == pos["exp"]:
+                problems.append(f"negative pair {negp['pair_id']}: text not edited")
+        else:
+            bad = (_target(videos[vid], pos.get("obj_id")) | named[text]).intersection(
+                videos[negp["video"]]["categories"])
         if bad:
             problems.append(f"negative pair {negp['pair_id']} is related: {negp['video']} "
                             f"contains {', '.join(sorted(bad))}")
@@ -135,13 +151,14 @@ def check_files(path: Path, meta: dict, report: VerifyReport) -> list[str]:
     split, videos, neg = meta["split"], meta["videos"], meta["negative_of"]
     pos_root = RefYTVOSRoot(path / "positive", split)
     neg_root = RefYTVOSRoot(path / "negative", split)
-    exps = {vid: {} for vid in videos}
+    exps = {label: {vid: {} for vid in videos} for label in ("positive", "negative")}
     for p in meta["pairs"]:
-        if p["label"] == "positive":
-            exps[p["source_video"]][p["exp_id"]] = p["exp"]
+        exps[p["label"]][p["source_video"]][p["exp_id"]] = p["exp"]
     frames = {vid: tuple(v["frames"]) for vid, v in videos.items()}
-    problems = _check_root(pos_root, {v: (frames[v], exps[v]) for v in videos}, "positive")
-    problems += _check_root(neg_root, {v: (frames[neg[v]], exps[v]) for v in videos}, "negative")
+    problems = _check_root(pos_root, {v: (frames[v], exps["positive"][v]) for v in videos},
+                           "positive")
+    problems += _check_root(neg_root, {v: (frames[neg[v]], exps["negative"][v]) for v in videos},
+                            "negative")
     if neg_root.has_annotations:
         problems.append(f"{neg_root.root / split / 'Annotations'}: negatives have no ground truth")
     source = Path(meta["source"])   # checked against when it is still in place
@@ -173,7 +190,9 @@ def verify_dataset(path: str | os.PathLike) -> VerifyReport:
     """Re-check the R2 dataset at ``path``; raise DatasetError naming the first problems."""
     path = Path(path)
     meta = _load_meta(path)
-    report = VerifyReport(path, videos=len(meta["videos"]))
+    report = VerifyReport(path, videos=len(meta["videos"]),
+                          strategy=meta.get("strategy", "random"),
+                          left_out=len(meta.get("left_out", [])))
     try:
         report.expressions = sum(p["label"] == "positive" for p in meta["pairs"])
         report.problems = check_permutation(meta)

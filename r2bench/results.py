@@ -42,8 +42,12 @@ class PairResult:
     F_decay: float | None = None
 
 
-def _mean3(a: float | None, b: float | None, c: float | None) -> float | None:
-    return None if a is None or b is None or c is None else (a + b + c) / 3
+def joint_scores(j: float | None, f: float | None, r: float | None
+                 ) -> tuple[float | None, float | None]:
+    """(J&F, J&F&R) = ((J + F) / 2, (J + F + R) / 3), None where a part is None."""
+    jf = None if j is None or f is None else (j + f) / 2
+    jfr = None if jf is None or r is None else (j + f + r) / 3
+    return jf, jfr
 
 
 def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
@@ -58,7 +62,6 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
     else:
         j = mean_or_none([p.J for p in pos])
         f = mean_or_none([p.F for p in pos])
-    jf = None if j is None or f is None else (j + f) / 2
     r = None
     if dataset.mode == "r2":
         pos_area, neg_area = sum(p.area for p in pos), sum(p.area for p in neg)
@@ -69,7 +72,8 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
                             "measured against")
     if n_missing:
         warnings.append(f"{n_missing} missing frames scored as empty masks (--allow-missing)")
-    summary = {"J": j, "F": f, "JF": jf, "R": r, "JFR": _mean3(j, f, r),
+    jf, jfr = joint_scores(j, f, r)
+    summary = {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr,
                "n_positive": len(pos), "n_negative": len(neg),
                "n_frames": sum(p.frames for p in pairs), "n_missing_frames": n_missing}
     return {

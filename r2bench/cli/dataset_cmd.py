@@ -72,8 +72,12 @@ def _refuse_existing(out: str, overwrite: bool) -> None:
               help="Folder to create for the R2 dataset.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Fixes the permutation; the same inputs and seed give the same bytes.")
-@click.option("--strategy", type=click.Choice(["random"]), default="random", show_default=True,
-              help="How negatives are drawn: a seeded random valid shuffle.")
+@click.option("--strategy", type=click.Choice(["random", "object"]), default="random",
+              show_default=True,
+              help="How negatives are drawn: random, a seeded valid shuffle of the videos; "
+                   "object, each expression's own video with its category words replaced by "
+                   "categories absent from it (hard negatives; expressions without an object "
+                   "word are left out and counted).")
 @click.option("--link", type=click.Choice(["symlink", "hardlink", "copy"]), default="symlink",
               show_default=True, help="How positive/ and negative/ refer to the source frames "
                                       "(symlinks are absolute).")

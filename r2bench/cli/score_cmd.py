@@ -29,21 +29,37 @@ _quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
               help="Method name, stored in the results and shown by the leaderboard.")
 @click.option("--backbone", default=None,
               help="Backbone (e.g. ResNet-50), stored in the results for the leaderboard.")
+@click.option("--by-perturbation", is_flag=True,
+              help="Also score per perturbation and severity (a dataset made by r2bench "
+                   "perturb, or an R2 dataset built from one) and print the per-type table.")
+@click.option("--clean", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Results JSON of the clean dataset: the table adds the relative drops "
+                   "(implies --by-perturbation).")
 @_quiet
-def score(preds, dataset, split, out, workers, allow_missing, name, backbone, quiet):
+def score(preds, dataset, split, out, workers, allow_missing, name, backbone, by_perturbation,
+          clean, quiet):
     """Score PREDS (PNG tree, zips or RLE JSON) for J, F, J&F, R and J&F&R."""
     from r2bench.report import format_summary_table
     from r2bench.results import name_submission, write_results
     from r2bench.scoring import score_submission
 
+    by = None
+    if by_perturbation or clean:
+        from r2bench.by_perturbation import open_by_perturbation
+        by = open_by_perturbation(dataset, split, clean)
     results = score_submission(preds, dataset, split=split, workers=workers,
                                allow_missing=allow_missing, progress=progress_enabled(quiet))
     results = name_submission(results, name, backbone)
     for w in results["warnings"]:
         click.echo(f"r2bench: warning: {w}", err=True)
+    if by is not None:
+        by.add(results)
     if out:
         write_results(out, results)
     click.echo(format_summary_table([(name or preds, results)]))
+    if "by_perturbation" in results:
+        from r2bench.by_perturbation import format_perturbation_table
+        click.echo("\n" + format_perturbation_table(results["by_perturbation"]))
 
 
 @main.command()
