@@ -34,8 +34,15 @@ from torch import Tensor
 from r2bench.errors import R2BenchError
 from r2bench.fileio import atomic_path
 
-from .config import (BackboneConfig, GroundingConfig, HeadConfig, R2VOSConfig,
-                     TextEncoderConfig, TransformerConfig, VTProjectionConfig)
+from .config import (
+    BackboneConfig,
+    GroundingConfig,
+    HeadConfig,
+    R2VOSConfig,
+    TextEncoderConfig,
+    TransformerConfig,
+    VTProjectionConfig,
+)
 
 FORMAT = "r2bench/checkpoint"
 VERSION = 1
@@ -223,7 +230,7 @@ def read_checkpoint(path: str | os.PathLike, text_arch: dict | None = None
         return _read_r2bench(path)
     try:
         obj = _torch_load(path)
-    except Exception as e:  # pickle, zip and torch errors all mean: not a readable checkpoint
+    except Exception as e:  # noqa: BLE001  (pickle, zip, EOF, torch errors: all unreadable)
         raise CheckpointError(path, f"not a readable checkpoint ({type(e).__name__}: "
                                     f"{str(e).splitlines()[0][:200]})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
@@ -248,7 +255,7 @@ def _read_r2bench(path: str) -> tuple[dict[str, Tensor], R2VOSConfig]:
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(path, f"not a readable safetensors file ({e})") from None
     if meta.get("format") != FORMAT:

@@ -153,13 +153,14 @@ class R2VOSConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> R2VOSConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error (``ValueError``)."""
+        """Inverse of :meth:`to_dict`; unknown keys (``ValueError``) or a non-object where a
+        config belongs (``TypeError``) are errors."""
         return _from_dict(cls, data)
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        raise TypeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls, vars(importlib.import_module(cls.__module__)) | {
         "CriterionConfig": _config_class("reference_model.criterion", "CriterionConfig"),
         "MatcherConfig": _config_class("reference_model.matcher", "MatcherConfig"),

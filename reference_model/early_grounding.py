@@ -101,7 +101,6 @@ class EarlyGrounding(nn.Module):
 
     def forward(self, f: Tensor, f_pos: Tensor, text: TextFeatures, t: int) -> Tensor:
         bt, c, h, w = f.shape
-        b = bt // t
 
         def to_clip(x: Tensor) -> Tensor:  # [B*T, C, h, w] -> [B, T*h*w, C]
             return x.flatten(2).transpose(1, 2).reshape(-1, t * h * w, c)

@@ -9,14 +9,20 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from release_weights import release_weights
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from r2bench.cli import main
-from reference_model.checkpoint import (FORMAT, CheckpointError, convert_release_state_dict,
-                                        read_checkpoint, release_key, save_checkpoint)
+from reference_model.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    convert_release_state_dict,
+    read_checkpoint,
+    release_key,
+    save_checkpoint,
+)
 from reference_model.config import R2VOSConfig, tiny
-from release_weights import release_weights
 
 DATA = Path(__file__).parents[1] / "data" / "release_r2vos"
 

@@ -59,6 +59,21 @@ def _tree(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*.png"))}
 
 
+def _assert_same_masks(ours: Path, ref: Path, prefix: str = "") -> None:
+    """Every mask of ``ours`` equals ``ref``'s (under ``prefix``) up to float rounding: a
+    different batch of captions changes logits by ~1e-6, which may flip a pixel whose logit
+    is that close to 0, never a decision (slot or pair) and so never a whole mask."""
+    files = sorted(ours.rglob("*.png"))
+    assert files
+    differ = total = 0
+    for p in files:
+        a = np.asarray(Image.open(p))
+        b = np.asarray(Image.open(ref / prefix / p.relative_to(ours)))
+        differ += int((a != b).sum())
+        total += a.size
+    assert differ <= 1e-4 * total, f"{differ} of {total} pixels differ"
+
+
 @pytest.fixture(scope="module")
 def reference_preds(data) -> Path:
     out = data["root"] / "preds_all"
@@ -97,9 +112,8 @@ def test_plain_root_writes_vid_exp_frame(data, tmp_path):
     assert result.exit_code == 0, result.output
     res = score_submission(tmp_path / "p", data["src"], split="valid")
     assert res["mode"] == "rvos" and res["summary"]["J"] is not None
-    # the positive half of the R2 run is the same computation on the same frames
-    for rel, digest in _tree(tmp_path / "p").items():
-        assert _tree(data["root"] / "preds_all")[f"positive/{rel}"] == digest
+    # the positive half of the R2 run: the same frames, other captions in the batch
+    _assert_same_masks(tmp_path / "p", data["root"] / "preds_all", "positive")
 
 
 def test_window_covering_the_video_equals_all(data, reference_preds, tmp_path):
@@ -119,8 +133,7 @@ def test_caption_batching_does_not_change_masks(data, reference_preds, tmp_path)
     out = tmp_path / "b"
     _, _, group = _run_first_group(data, out, InferenceConfig(batch_expressions=1))
     assert len(group.items) > 1
-    ref = _tree(reference_preds)
-    assert _tree(out) and all(ref[k] == v for k, v in _tree(out).items())
+    _assert_same_masks(out, reference_preds)
 
 
 def test_windows_decide_slot_and_pair_over_the_whole_video(data, tmp_path):
@@ -129,7 +142,7 @@ def test_windows_decide_slot_and_pair_over_the_whole_video(data, tmp_path):
     item = group.items[0]
     scores, pair, logits = 0, 0.0, []
     with torch.no_grad():
-        for window in (range(0, 3), range(3, FRAMES)):  # the two clips, by hand
+        for window in (range(3), range(3, FRAMES)):  # the two clips, by hand
             x = preprocess_frames(frames[window.start:window.stop], cfg.short_side)
             o = model(x[None], [item.text])
             scores = scores + o["pred_logits"][0].sigmoid().sum(0).double()
@@ -175,7 +188,8 @@ def test_torchrun_two_processes_write_what_one_writes(data, reference_preds, tmp
            str(data["r2"]), "--checkpoint", str(data["ckpt"]), "--text-encoder",
            str(data["text"]), "--out", str(out), "--device", "cpu", "-q"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300,
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "process 0/2" in proc.stdout and "process 1/2" in proc.stdout
     assert _tree(out) == _tree(reference_preds)
@@ -194,7 +208,7 @@ def test_checkpoint_that_does_not_match_is_refused(data, tmp_path):
 
     with safe_open(data["ckpt"], framework="pt") as f:
         meta = f.metadata()
-        state = {k: f.get_tensor(k) for k in f.keys()}
+        state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
     del state["query_embed.weight"]
     state["fpn.mask_features.bias"] = torch.zeros(3)
     save_file(state, tmp_path / "bad.safetensors", metadata=meta)
@@ -218,7 +232,7 @@ def test_missing_frame_is_refused_and_leaves_no_partial_video(data, tmp_path):
     shutil.copytree(data["src"], src)
     r2 = tmp_path / "r2"
     build_dataset(src, "valid", r2, seed=0)
-    victim = sorted((src / "valid" / "JPEGImages").iterdir())[0] / "00010.jpg"
+    victim = min((src / "valid" / "JPEGImages").iterdir()) / "00010.jpg"
     victim.unlink()
     line = _one_line_error(_run(dict(data, r2=r2), tmp_path / "p"))
     assert "missing frame image" in line and victim.parent.name in line

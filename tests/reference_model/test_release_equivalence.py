@@ -15,15 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from release_weights import release_weights
 
-from reference_model.checkpoint import (NON_WEIGHT_KEYS, check_state,
-                                        convert_release_state_dict, infer_release_config,
-                                        model_shapes)
+from reference_model.checkpoint import (
+    NON_WEIGHT_KEYS,
+    check_state,
+    convert_release_state_dict,
+    infer_release_config,
+    model_shapes,
+)
 from reference_model.model import R2VOS
 from reference_model.postprocess import binarize, is_unrelated, select_slot
 from reference_model.preprocess import preprocess_frames
 from reference_model.text_encoder import language_model_arch
-from release_weights import release_weights
 
 DATA = Path(__file__).parents[1] / "data" / "release_r2vos"
 TOL = 1e-4  # of the reference tensor's scale: max(1, max |reference|)

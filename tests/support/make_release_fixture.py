@@ -25,7 +25,8 @@ release's way.
 
 Written to ``--out``: ``meta.json`` (seed, overrides, key list, captions, token ids, sizes,
 versions), ``tensors.npz`` (inputs, per-layer outputs, final masks) and ``text_encoder/``
-(tokenizer and config of the small RoBERTa, no weights).
+(vocab.json, merges.txt, tokenizer and model configs of the small RoBERTa; no weights, and
+no tokenizer.json, whose format differs between tokenizers releases).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
-from release_weights import RECIPE, fixture_frames, release_weights  # noqa: E402
+from release_weights import RECIPE, fixture_frames, release_weights
 
-from reference_model.backbone import ResNet  # noqa: E402
-from reference_model.text_encoder import make_tiny_text_encoder  # noqa: E402
+from reference_model.backbone import ResNet
+from reference_model.text_encoder import make_tiny_text_encoder
 
 FLAGS = ["--with_box_refine", "--binary", "--freeze_text_encoder", "--backbone", "resnet50",
          "--use_cycle", "--mix_query", "--neg_cls", "--is_eval", "--use_cls", "--masks",
@@ -221,7 +222,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--first-seed", type=int, default=0)
     opt = ap.parse_args()
-    import transformers  # noqa: F401  (before the stand-ins: it probes for torchvision)
+    import transformers
 
     install_stubs(opt.upstream.resolve())
     torch.set_num_threads(2)
@@ -253,14 +254,13 @@ def main() -> None:
         text_out = opt.out / "text_encoder"
         shutil.rmtree(text_out, ignore_errors=True)
         text_out.mkdir()
-        for f in os.listdir(text_dir):
-            if not f.startswith(("model", "pytorch_model")):
+        for f in os.listdir(text_dir):  # tokenizer.json's format changes across tokenizers
+            if not f.startswith(("model", "pytorch_model", "tokenizer.json")):  # releases
                 shutil.copy(Path(text_dir) / f, text_out / f)
         tokens = {c: model.tokenizer([c])["input_ids"][0] for c in CAPTIONS}
-    import transformers
 
     commit = subprocess.run(["git", "-C", str(opt.upstream), "rev-parse", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or None
+                            capture_output=True, text=True, check=False).stdout.strip() or None
     meta = {"upstream": "lxa9867/R2VOS", "upstream_commit": commit, "flags": FLAGS,
             "inf_res": INF_RES, "recipe": RECIPE, "seed": seed, "overrides": overrides,
             "aliases": aliases, "keys": keys, "videos": VIDEOS, "captions": CAPTIONS,
