@@ -63,7 +63,7 @@ class InferenceConfig:
     """How to run: clip length, caption batch, device, precision and process share."""
 
     window: int | None = None  # frames per clip; None = the whole video (release protocol)
-    batch_expressions: int = 8  # captions run together on one clip's features
+    batch_expressions: int = 1  # captions run together on one clip's features (memory x B)
     device: str = "cpu"
     precision: Precision = "fp32"  # fp16 / bf16: autocast, CUDA only
     rank: int = 0  # this process's share of the groups: rank::world_size

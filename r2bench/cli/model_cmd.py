@@ -39,8 +39,12 @@ def _quiet_hf() -> None:
 def convert_checkpoint(src, dst, text_dir):
     """Convert the authors' released R2-VOS checkpoint (or an r2bench one) to an r2bench
     checkpoint: one .safetensors file with the weights and the model config."""
-    from reference_model.checkpoint import (check_state, model_shapes_for_config,
-                                            read_checkpoint, save_checkpoint)
+    from reference_model.checkpoint import (
+        check_state,
+        model_shapes_for_config,
+        read_checkpoint,
+        save_checkpoint,
+    )
     from reference_model.loading import check_text_folder
     from reference_model.text_encoder import language_model_arch
 
@@ -74,8 +78,9 @@ def convert_checkpoint(src, dst, text_dir):
               show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32",
               show_default=True, help="fp16 / bf16 autocast (CUDA only).")
-@click.option("--batch-expressions", type=click.IntRange(1), default=8, show_default=True,
-              help="Captions run together on a clip's shared features.")
+@click.option("--batch-expressions", type=click.IntRange(1), default=None,
+              help="Captions run together on a clip's shared features; memory grows with it "
+                   "times the clip length  [default: 1 on CPU, 4 on CUDA].")
 @click.option("--score", "do_score", is_flag=True, help="Score the predictions when done.")
 @click.option("--results", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="With --score: also write the results JSON here.")
@@ -88,13 +93,20 @@ def run_reference(dataset, split, checkpoint, text_dir, out, window, device, pre
     r2bench run-reference ...`` the videos are shared among N processes.
     """
     _quiet_hf()
-    from reference_model.inference import (InferenceConfig, process_share, resolve_device,
-                                           run_reference, wait_for_all)
+    from reference_model.inference import (
+        InferenceConfig,
+        process_share,
+        resolve_device,
+        run_reference,
+        wait_for_all,
+    )
     from reference_model.loading import load_model
 
     rank, world, local_rank = process_share()
     dev = resolve_device(device, local_rank)
     model, cfg = load_model(checkpoint, text_dir, dev)
+    if batch_expressions is None:
+        batch_expressions = 4 if dev.startswith("cuda") else 1
     icfg = InferenceConfig(window=window, batch_expressions=batch_expressions, device=dev,
                            precision=precision, rank=rank, world_size=world)
     counts = run_reference(dataset, split, model, cfg.short_side, out, icfg,

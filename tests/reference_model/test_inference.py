@@ -131,7 +131,7 @@ def _run_first_group(data, out, cfg: InferenceConfig):
 
 def test_caption_batching_does_not_change_masks(data, reference_preds, tmp_path):
     out = tmp_path / "b"
-    _, _, group = _run_first_group(data, out, InferenceConfig(batch_expressions=1))
+    _, _, group = _run_first_group(data, out, InferenceConfig(batch_expressions=8))
     assert len(group.items) > 1
     _assert_same_masks(out, reference_preds)
 
