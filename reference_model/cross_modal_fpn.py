@@ -28,8 +28,9 @@ class CrossModalFPN(nn.Module):
     top [N, C, h_32, w_32])``.
 
     ``memory``: the encoder output at strides 8, 16, 32 as maps [N, C, h_s, w_s];
-    ``f4``: the backbone's stride-4 feature [N, C4, h_4, w_4]; ``pos32``: the 2-D positions
-    of the stride-32 level [1 or N, C, h_32, w_32].
+    ``f4``: the backbone's stride-4 feature [N, C4, h_4, w_4], or [T, C4, h_4, w_4] shared
+    by the B = N / T captions of one clip (the caption-independent adapter then runs once
+    per frame); ``pos32``: the 2-D positions of the stride-32 level [1 or N, C, h_32, w_32].
     """
 
     def __init__(self, head: HeadConfig, grounding: GroundingConfig, d_model: int,
@@ -52,5 +53,7 @@ class CrossModalFPN(nn.Module):
         y = top = self.layers[3](y)
         for level, x in ((2, memory[1]), (1, memory[0]), (0, f4)):  # strides 16, 8, 4
             x = self.adapters[level](x)
-            y = self.layers[level](x + F.interpolate(y, size=x.shape[-2:], mode="nearest"))
+            up = F.interpolate(y, size=x.shape[-2:], mode="nearest")
+            # f4 may hold each frame once for all B captions: [T, ...] broadcast over B
+            y = self.layers[level]((up.unflatten(0, (-1, x.shape[0])) + x).flatten(0, 1))
         return self.mask_features(y), top

@@ -53,15 +53,15 @@ class FrameFeatures:
     image_size: tuple[int, int]
 
     def tile(self, copies: int) -> FrameFeatures:
-        """The same frames for ``copies`` captions: batch N -> copies * N, caption-major."""
+        """The same frames for ``copies`` captions: batch N -> copies * N, caption-major.
+        ``f4`` stays [N, ...]: the FPN broadcasts it over the captions."""
         if copies == 1:
             return self
 
         def rep(x: Tensor) -> Tensor:
             return x.repeat(copies, *([1] * (x.dim() - 1)))
 
-        return FrameFeatures(rep(self.f4), [rep(s) for s in self.srcs], self.pos,
-                             self.image_size)
+        return FrameFeatures(self.f4, [rep(s) for s in self.srcs], self.pos, self.image_size)
 
 
 class InputProjection(nn.ModuleList):
@@ -165,7 +165,7 @@ class R2VOS(nn.Module):
         decoder layers' masks; without it only the last layer's masks are computed."""
         b = len(captions)
         aux = self.training if aux is None else aux
-        text = self.text_encoder(captions, frames.f4.device)
+        text = self.text_encoder(captions, frames.srcs[0].device)
         srcs = [self._fuse(s, text, t) for s in frames.srcs]  # 4 x [B*T, C, h_l, w_l]
         src, shapes = _flatten_levels(srcs)  # [B*T, S, C]
         pos = torch.cat([p.flatten(2).transpose(1, 2) + self.level_embed[i]

@@ -109,7 +109,8 @@ def test_captions_of_one_video_batched_on_shared_frame_features(tiny_model):
         batched = tiny_model.forward_features(tiled, captions, t=2)
         alone = [tiny_model(frames, [c]) for c in captions]
     assert feats.tile(1) is feats
-    assert tiled.f4.shape[0] == 6 and torch.equal(tiled.f4[4:], feats.f4)  # caption-major
+    assert tiled.srcs[0].shape[0] == 6 and torch.equal(tiled.srcs[0][4:], feats.srcs[0])
+    assert tiled.f4 is feats.f4  # the stride-4 feature is shared, broadcast by the FPN
     for i, single in enumerate(alone):
         for key in (*LAYER_KEYS, "pred_pair", "text_embed", "text_recon"):
             scale = max(1.0, float(single[key].abs().max()))  # mask logits are in the tens
