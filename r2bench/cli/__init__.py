@@ -4,6 +4,8 @@
 from r2bench.cli import (
     dataset_cmd,  # noqa: F401
     demo_cmd,  # noqa: F401
+    pack_cmd,  # noqa: F401
+    refdata_cmd,  # noqa: F401
     score_cmd,  # noqa: F401
 )
 from r2bench.cli.main import main

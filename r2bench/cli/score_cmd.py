@@ -26,20 +26,35 @@ _quiet = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_workers
 @_allow
 @click.option("--name", default=None, help="Name of the submission in the table.")
+@click.option("--protocol", type=click.Choice(["per-expression", "ref-davis"]),
+              default="per-expression", show_default=True,
+              help="per-expression: each expression against its own object. ref-davis: "
+                   "the published Ref-DAVIS17 protocol (four runs, DAVIS unsupervised "
+                   "assignment) on a converted Ref-DAVIS17 root.")
 @_quiet
-def score(preds, dataset, split, out, workers, allow_missing, name, quiet):
+def score(preds, dataset, split, out, workers, allow_missing, name, protocol, quiet):
     """Score PREDS (PNG tree, zips or RLE JSON) for J, F, J&F, R and J&F&R."""
     from r2bench.report import format_summary_table
     from r2bench.results import write_results
     from r2bench.scoring import score_submission
 
-    results = score_submission(preds, dataset, split=split, workers=workers,
-                               allow_missing=allow_missing, progress=progress_enabled(quiet))
+    if protocol == "ref-davis":
+        from r2bench.davis_protocol import score_ref_davis, table_rows
+
+        if split is None:
+            raise click.UsageError("--protocol ref-davis needs --split (e.g. valid)")
+        results = score_ref_davis(preds, dataset, split, workers=workers,
+                                  allow_missing=allow_missing, progress=progress_enabled(quiet))
+        rows = table_rows(name or preds, results)
+    else:
+        results = score_submission(preds, dataset, split=split, workers=workers,
+                                   allow_missing=allow_missing, progress=progress_enabled(quiet))
+        rows = [(name or preds, results)]
     for w in results["warnings"]:
         click.echo(f"r2bench: warning: {w}", err=True)
     if out:
         write_results(out, results)
-    click.echo(format_summary_table([(name or preds, results)]))
+    click.echo(format_summary_table(rows))
 
 
 @main.command()
