@@ -78,7 +78,8 @@ def _test_videos(root: Path, split: str) -> set[str]:
 def submission_dataset(dataset: str | os.PathLike, split: str | None) -> tuple[EvalDataset, int]:
     """The pairs the server expects (``VID/EXP_ID``) and how many test videos were left out.
 
-    ``dataset`` is a Ref-YTVOS root with ``split``, or an R2 dataset (its positive root).
+    ``dataset`` is a Ref-YTVOS root with ``split`` (default valid), or an R2 dataset (its
+    positive root and, by default, its split).
     """
     dataset = Path(dataset)
     if (dataset / R2_META).exists():
@@ -87,7 +88,7 @@ def submission_dataset(dataset: str | os.PathLike, split: str | None) -> tuple[E
         split = meta.get("split") if split is None else split
     else:
         root = dataset
-    ds = load_eval_dataset(root, split)
+    ds = load_eval_dataset(root, split or "valid")
     test = _test_videos(root, ds.split)
     if test:
         kept = tuple(p for p in ds.pairs if p.video not in test)

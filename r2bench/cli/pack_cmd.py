@@ -11,7 +11,8 @@ from r2bench.cli.main import main, progress_enabled
 @click.argument("preds", type=click.Path(path_type=str))
 @click.option("--dataset", required=True, type=click.Path(path_type=str),
               help="The Ref-Youtube-VOS root the predictions are for (or an R2 dataset).")
-@click.option("--split", default="valid", show_default=True, help="Split of the root.")
+@click.option("--split", default=None,
+              help="Split of the root  [default: valid, or the R2 dataset's split].")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The zip to write (atomically).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
