@@ -49,6 +49,7 @@ from r2bench.errors import DatasetError, SubmissionError
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, read_annotations
 from r2bench.results import RESULTS_FORMAT
+from r2bench.scoring import default_workers
 from r2bench.submission import (
     Locator,
     check_complete,
@@ -240,8 +241,9 @@ def _expression_locators(preds: Path, dataset: Path, split: str, videos: dict[st
     sub = open_submission(preds, ev)
     n_missing = check_complete(sub, ev, allow_missing)
     out = {}
+    meta_path = RefYTVOSRoot(dataset, split).meta_expressions_path
     for vid, meta in videos.items():
-        n = object_positions(meta, RefYTVOSRoot(dataset, split).meta_expressions_path)
+        n = object_positions(meta, meta_path)
         for run in range(N_RUNS):
             out[(run, vid)] = tuple(tuple(sub.frames.get((f"{vid}/{N_RUNS * p + run}", f))
                                           for f in meta.frames) for p in range(n))
@@ -372,8 +374,6 @@ def score_ref_davis(preds: str | os.PathLike, dataset: str | os.PathLike, split:
     "ref-davis"``, ``runs`` (each run's values) and ``pairs``, one per run, video and
     ground-truth object, ``pair_id`` ``run<k>/<VID>/<OBJ>``.
     """
-    from r2bench.scoring import default_workers
-
     units, n_missing = make_video_units(preds, dataset, split, allow_missing, bound_th)
     jf_per_frame(np.zeros((1, 2, 8), bool), np.zeros((1, 2, 8), bool))  # compile before forking
     scores = _run_videos(units, default_workers() if workers is None else workers, progress)

@@ -93,7 +93,7 @@ def test_collapses_whitespace_and_drops_quotes():
 
 
 def test_annotator1_latin1_falls_back_with_a_warning(fake, tmp_path, caplog):
-    davis, exps, videos = fake
+    davis, _, videos = fake
     bad = write_expressions(tmp_path / "exps", {v: n_objects(ids) for v, ids in videos.items()},
                             misspell={"classic-car": "clasic-car"})
     path = bad / FILES[0]
@@ -134,7 +134,7 @@ def test_cli_and_errors_write_nothing(fake, tmp_path):
 
 
 def test_without_semantics_no_meta_json(fake, tmp_path):
-    davis, exps, _ = fake
+    davis, _, _ = fake
     sem = davis / "davis_semantics.json"
     kept = sem.read_bytes()
     sem.unlink()

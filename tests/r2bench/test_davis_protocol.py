@@ -219,8 +219,8 @@ def test_oracle_scores_one_under_both_protocols(refdavis, tmp_path):
                 save_mask(gt[t] == int(e.obj_id), tmp_path / "p" / vid / eid / f"{frame}.png")
     davis = score_ref_davis(tmp_path / "p", root, "valid", workers=1)
     assert davis["summary"]["J"] == 1 and davis["summary"]["F"] == 1
-    code, output = _score_cli([tmp_path / "p", "--dataset", root, "--split", "valid", "-q",
-                               "--out", tmp_path / "r.json"])
+    code, _ = _score_cli([tmp_path / "p", "--dataset", root, "--split", "valid", "-q",
+                          "--out", tmp_path / "r.json"])
     per_exp = json.loads((tmp_path / "r.json").read_text())      # the default protocol
     assert code == 0 and per_exp["protocol"] == "per-expression"
     assert per_exp["summary"]["J"] == 1 and per_exp["summary"]["n_positive"] == 24

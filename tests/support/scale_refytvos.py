@@ -26,6 +26,8 @@ from datasets_builder.demo import write_oracle_submission
 from datasets_builder.synth import SynthConfig, write_source
 from r2bench.fileio import dumps_json
 
+log = logging.getLogger("scale_refytvos")
+
 
 def top_up_expressions(source: Path, total: int) -> int:
     """Repeat videos' expressions (new exp_ids, same text and object) until the valid split
@@ -60,7 +62,7 @@ def main() -> None:
     n = top_up_expressions(a.out / "source", a.expressions)
     build_dataset(a.out / "source", "valid", a.out / "r2", seed=a.seed, progress=True)
     write_oracle_submission(a.out / "r2", a.out / "submission", "rvos_oracle")
-    logging.info("%d videos, %d expressions, %d frames each, %dx%d", a.videos, n, a.frames, h, w)
+    log.info("%d videos, %d expressions, %d frames each, %dx%d", a.videos, n, a.frames, h, w)
 
 
 if __name__ == "__main__":
