@@ -30,9 +30,16 @@ from PIL import Image
 from tqdm import tqdm
 
 from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
+from r2bench.errors import SubmissionError
 from r2bench.fileio import atomic_file
 from r2bench.refytvos import load_json
-from r2bench.submission import Locator, check_complete, open_submission, read_mask
+from r2bench.submission import (
+    Locator,
+    Submission,
+    check_complete,
+    open_submission,
+    read_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +163,17 @@ def _zip_info(arcname: str) -> zipfile.ZipInfo:
     return info
 
 
+def _check_every_frame(sub: Submission, ds: EvalDataset) -> None:
+    """Extra pairs or frames, or any missing frame, stop the packing with one line."""
+    n_missing = check_complete(sub, ds, allow_missing=True)   # raises on extras
+    if n_missing:
+        pair, frame = next((p.pair_id, f) for p in ds.pairs for f in p.frames
+                           if (p.pair_id, f) not in sub.frames)
+        more = f" and {n_missing - 1} more" if n_missing > 1 else ""
+        raise SubmissionError(sub.path, f"missing prediction {pair}/{frame}.png{more}: the "
+                                        "server needs every frame of every expression")
+
+
 def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: str | os.PathLike,
                     split: str | None = None, workers: int | None = None,
                     progress: bool = False) -> PackReport:
@@ -164,7 +182,7 @@ def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: s
 
     ds, left_out = submission_dataset(dataset, split)
     sub = open_submission(positive_predictions(preds), ds)
-    check_complete(sub, ds, allow_missing=False)
+    _check_every_frame(sub, ds)
     entries = pack_entries(ds, sub.frames)
     chunks = [tuple(entries[i:i + CHUNK_FRAMES]) for i in range(0, len(entries), CHUNK_FRAMES)]
     workers = default_workers() if workers is None else workers

@@ -118,6 +118,7 @@ def test_incomplete_predictions_write_nothing(root, tmp_path):
                                     "--out", str(out), "-q"])
     assert res.exit_code == 2
     assert "b/10/00005.png" in res.output and len(res.output.strip().splitlines()) == 1
+    assert "server needs every frame" in res.output
     assert not out.exists()
     # a corrupt PNG found while packing: no zip and no temporary file left behind
     os.unlink(tmp_path / "preds" / "b" / "10" / "00000.png")
@@ -127,3 +128,13 @@ def test_incomplete_predictions_write_nothing(root, tmp_path):
                                     "--out", str(out), "-q"])
     assert res.exit_code == 2 and "00010.png" in res.output
     assert not out.parent.exists() or os.listdir(out.parent) == []
+
+
+def test_extra_pair_is_refused(root, tmp_path):
+    preds = _preds(_videos())
+    preds["b/7"] = preds["b/0"]                          # an expression the meta does not list
+    write_preds(tmp_path / "preds", preds)
+    res = CliRunner().invoke(main, ["pack", str(tmp_path / "preds"), "--dataset", str(root),
+                                    "--out", str(tmp_path / "s.zip"), "-q"])
+    assert res.exit_code == 2 and "pair b/7 is not a pair" in res.output
+    assert not (tmp_path / "s.zip").exists()
