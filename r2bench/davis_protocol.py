@@ -214,7 +214,8 @@ def _indexed_locators(folders: list[Path], videos: dict[str, VideoMeta],
     out: dict[tuple[int, str], Layers] = {}
     missing: list[str] = []
     for run, folder in enumerate(folders):
-        extra = sorted(set(os.listdir(folder)) - set(videos))
+        # Files beside the videos (the CSVs davis2017-evaluation writes there) are ignored.
+        extra = sorted({e.name for e in os.scandir(folder) if e.is_dir()} - set(videos))
         if extra:
             raise SubmissionError(folder / extra[0], "not a video of the dataset")
         for vid, meta in videos.items():

@@ -168,6 +168,8 @@ def test_indexed_layout_matches_upstream_port(refdavis, tmp_path):
     root, _ = refdavis
     runs = _run_predictions(root, 0)
     _write_indexed(tmp_path / "out" / "valid", runs)
+    # what davis2017-evaluation leaves beside the videos once it has run there
+    (tmp_path / "out" / "valid" / "anno_0" / "global_results-val.csv").write_text("J&F-Mean\n")
     out = tmp_path / "res.json"
     code, output = _score_cli([tmp_path / "out", "--dataset", root, "--split", "valid",
                                "--protocol", "ref-davis", "--out", out, "-q", "--workers", "2"])
