@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 
 def _umask() -> int:
@@ -23,19 +23,18 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    """Yield a binary file that becomes ``path`` when the block succeeds.
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary file name beside ``path``; renamed to ``path`` when the block
+    succeeds, removed when it fails. For writers that take a file name (safetensors, zip).
 
-    For outputs written as a stream (a zip): the file is a temporary one in the same
-    folder, renamed into place at the end and removed on an exception. It gets the
-    permissions a plain ``open(path, "w")`` would (mkstemp's are 0600).
+    The file gets the permissions a plain ``open(path, "w")`` would (mkstemp's are 0600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
+        yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
@@ -46,7 +45,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    with atomic_file(path) as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
 
 

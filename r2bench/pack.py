@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
 from r2bench.errors import SubmissionError
-from r2bench.fileio import atomic_file
+from r2bench.fileio import atomic_path
 from r2bench.refytvos import load_json
 from r2bench.submission import (
     Locator,
@@ -186,7 +186,7 @@ def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: s
     entries = pack_entries(ds, sub.frames)
     chunks = [tuple(entries[i:i + CHUNK_FRAMES]) for i in range(0, len(entries), CHUNK_FRAMES)]
     workers = default_workers() if workers is None else workers
-    with atomic_file(out) as f, zipfile.ZipFile(f, "w") as zf, \
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf, \
             tqdm(total=len(entries), unit="frame", desc="pack", disable=not progress,
                  dynamic_ncols=True, leave=False) as bar:
         for encoded in _bounded_map(encode_chunk, chunks, workers):
