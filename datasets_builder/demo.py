@@ -66,18 +66,19 @@ def _empty_png(shape: tuple[int, int]) -> bytes:
 
 
 class _GroundTruth:
-    """Annotations of the R2 dataset's positive root, each video decoded once."""
+    """Annotations of the R2 dataset's positive root; the last video decoded is kept, so
+    pairs visited video by video decode each video once and memory holds one video."""
 
     def __init__(self, root: RefYTVOSRoot):
         self.root = root
-        self._cache: dict[str, np.ndarray] = {}
+        self._last: tuple[str, np.ndarray] | None = None
 
     def labels(self, video: str, frames: list[str]) -> np.ndarray:
         """(T, H, W) object ids."""
-        if video not in self._cache:
-            self._cache[video] = read_annotations(
-                [self.root.annotation_path(video, f) for f in frames])
-        return self._cache[video]
+        if self._last is None or self._last[0] != video:
+            self._last = (video, read_annotations(
+                [self.root.annotation_path(video, f) for f in frames]))
+        return self._last[1]
 
 
 def _pair_masks(kind: str, pair: dict, meta: dict, gt: _GroundTruth) -> np.ndarray:
@@ -109,7 +110,7 @@ def write_oracle_submission(r2_dir: str | os.PathLike, out: str | os.PathLike,
     meta = load_json(r2_dir / R2_META, "R2 dataset description")
     gt = _GroundTruth(RefYTVOSRoot(r2_dir / "positive", meta["split"]))
     with atomic_directory(out) as tmp:
-        for pair in meta["pairs"]:
+        for pair in sorted(meta["pairs"], key=lambda p: p["video"]):   # one video at a time
             masks = _pair_masks(kind, pair, meta, gt)          # (T, H, W)
             pair_dir = tmp / pair["pair_id"]
             pair_dir.mkdir(parents=True)

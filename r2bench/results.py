@@ -77,7 +77,7 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
                "n_positive": len(pos), "n_negative": len(neg),
                "n_frames": sum(p.frames for p in pairs), "n_missing_frames": n_missing}
     return {
-        "format": RESULTS_FORMAT, "version": 1,
+        "format": RESULTS_FORMAT, "version": 1, "protocol": "per-expression",
         "dataset": os.fspath(dataset.path.resolve()), "submission": os.fspath(sub.path.resolve()),
         "method": None, "backbone": None, "dataset_sha256": dataset_fingerprint(dataset),
         "split": dataset.split, "mode": dataset.mode, "bound_th": bound_th,

@@ -295,3 +295,17 @@ def check_complete(sub: Submission, dataset: EvalDataset, allow_missing: bool) -
         raise SubmissionError(sub.path, f"missing prediction {pair}/{frame}.png{more} "
                                         "(--allow-missing scores missing frames as empty)")
     return len(missing)
+
+
+def read_index_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
+    """Decode an indexed prediction frame (palette or L PNG, pixel = object number) into an
+    (H, W) uint8 array, checking its size. RLE masks and colour PNGs hold no object numbers."""
+    if locator[0] == "rle":
+        raise SubmissionError(locator[1], f"{pair_frame}: an RLE mask holds no object numbers")
+    im = _open_sized(locator, size)
+    if im.mode not in ("P", "L"):
+        raise SubmissionError(describe(locator), f"mode {im.mode}: expected an indexed PNG "
+                                                 "(palette or L), pixel = object number")
+    with _decoding(locator):
+        im.load()
+    return np.asarray(im)

@@ -6,7 +6,9 @@ from r2bench.cli import (
     demo_cmd,  # noqa: F401
     leaderboard_cmd,  # noqa: F401
     model_cmd,  # noqa: F401
+    pack_cmd,  # noqa: F401
     perturb_cmd,  # noqa: F401
+    refdata_cmd,  # noqa: F401
     score_cmd,  # noqa: F401
 )
 from r2bench.cli.main import main

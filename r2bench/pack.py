@@ -1,0 +1,199 @@
+"""A Ref-Youtube-VOS evaluation-server submission, ``r2bench pack``.
+
+The server reads one zip of ``Annotations/VID/EXP_ID/FRAME.png``, mode L, 0 or 255, one PNG
+per frame of the split's meta for every expression of every valid video. Ref-Youtube-VOS's
+``meta_expressions/valid`` also lists the test videos; when ``meta_expressions/test`` is
+there, its videos are left out, as the released inference scripts do (202 valid videos).
+
+Predictions are read as the scorer reads them (`r2bench.submission`: any PNG mode, non-zero
+is foreground, PNG trees with or without an ``Annotations/`` level, zips, COCO RLE JSON),
+after the same completeness check. An R2 submission gives its ``positive/`` part. Frames are
+decoded, re-encoded as L 0/255 and written in sorted order with fixed timestamps, a few
+videos at a time (memory stays bounded whatever the split's size), so the same predictions
+give the same bytes; the zip is written beside its destination and renamed into place.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import io
+import logging
+import multiprocessing
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
+from r2bench.errors import SubmissionError
+from r2bench.fileio import atomic_path
+from r2bench.refytvos import load_json
+from r2bench.submission import (
+    Locator,
+    Submission,
+    check_complete,
+    open_submission,
+    read_mask,
+)
+
+log = logging.getLogger(__name__)
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)   # the earliest zip timestamp: no build date in the bytes
+PNG_LEVEL = 1   # binary masks compress almost as well at level 1, several times faster
+CHUNK_FRAMES = 64   # frames per worker task
+
+
+@dataclass(frozen=True)
+class PackEntry:
+    """One frame to pack: its name in the zip, where it is read from and the video size."""
+
+    arcname: str
+    locator: Locator
+    size: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class PackReport:
+    out: Path
+    videos: int
+    expressions: int
+    frames: int
+    test_videos_left_out: int
+
+    def summary(self) -> str:
+        left = (f" ({self.test_videos_left_out} test videos of meta_expressions/test left "
+                "out)" if self.test_videos_left_out else "")
+        return (f"wrote {self.out}: {self.videos} videos, {self.expressions} expressions, "
+                f"{self.frames} frames{left}")
+
+
+def _test_videos(root: Path, split: str) -> set[str]:
+    """Videos of ``meta_expressions/test`` when packing ``valid`` (the server's valid set
+    excludes them), else none."""
+    path = root / "meta_expressions" / "test" / "meta_expressions.json"
+    if split != "valid" or not path.is_file():
+        return set()
+    data = load_json(path, "Ref-Youtube-VOS test meta_expressions.json")
+    return set(data.get("videos", {})) if isinstance(data, dict) else set()
+
+
+def submission_dataset(dataset: str | os.PathLike, split: str | None) -> tuple[EvalDataset, int]:
+    """The pairs the server expects (``VID/EXP_ID``) and how many test videos were left out.
+
+    ``dataset`` is a Ref-YTVOS root with ``split`` (default valid), or an R2 dataset (its
+    positive root and, by default, its split).
+    """
+    dataset = Path(dataset)
+    if (dataset / R2_META).exists():
+        meta = load_json(dataset / R2_META, "R2 dataset description")
+        root = dataset / "positive"
+        split = meta.get("split") if split is None else split
+    else:
+        root = dataset
+    ds = load_eval_dataset(root, split or "valid")
+    test = _test_videos(root, ds.split)
+    if test:
+        kept = tuple(p for p in ds.pairs if p.video not in test)
+        left_out = len({p.video for p in ds.pairs} - {p.video for p in kept})
+        ds = replace(ds, pairs=kept)
+        return ds, left_out
+    return ds, 0
+
+
+def positive_predictions(preds: str | os.PathLike) -> Path:
+    """PREDS itself, or the ``positive/`` part (folder or zip) of an R2 submission."""
+    preds = Path(preds)
+    for part in (preds / "positive", preds / "positive.zip"):
+        if part.exists():
+            return part
+    return preds
+
+
+def encode_l(mask: np.ndarray) -> bytes:
+    """(H, W) bool -> PNG bytes, mode L, 0 background and 255 foreground."""
+    buf = io.BytesIO()
+    Image.fromarray(mask.view(np.uint8) * np.uint8(255)).save(buf, format="PNG",
+                                                              compress_level=PNG_LEVEL)
+    return buf.getvalue()
+
+
+def encode_chunk(entries: tuple[PackEntry, ...]) -> list[tuple[str, bytes]]:
+    """Decode and re-encode a chunk of frames (runs in a worker process)."""
+    return [(e.arcname, encode_l(read_mask(e.locator, e.size, e.arcname))) for e in entries]
+
+
+def pack_entries(ds: EvalDataset, frames: dict) -> list[PackEntry]:
+    """Every frame of every pair, sorted by its name in the zip."""
+    entries = [PackEntry(f"Annotations/{p.pair_id}/{f}.png", frames[(p.pair_id, f)], p.size)
+               for p in ds.pairs for f in p.frames]
+    return sorted(entries, key=lambda e: e.arcname)
+
+
+def _bounded_map(fn, chunks: list, workers: int) -> Iterator:
+    """``map(fn, chunks)`` in order over a process pool, at most 2 x workers chunks in flight,
+    so encoded frames never pile up in memory."""
+    if workers <= 1:
+        yield from map(fn, chunks)
+        return
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: list[cf.Future] = []
+        todo = iter(chunks)
+        for chunk in todo:
+            pending.append(pool.submit(fn, chunk))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            yield pending.pop(0).result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(fn, nxt))
+
+
+def _zip_info(arcname: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(arcname, date_time=ZIP_DATE)
+    info.create_system = 3                      # unix, whatever machine packs
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_STORED     # PNG is compressed already
+    return info
+
+
+def _check_every_frame(sub: Submission, ds: EvalDataset) -> None:
+    """Extra pairs or frames, or any missing frame, stop the packing with one line."""
+    n_missing = check_complete(sub, ds, allow_missing=True)   # raises on extras
+    if n_missing:
+        pair, frame = next((p.pair_id, f) for p in ds.pairs for f in p.frames
+                           if (p.pair_id, f) not in sub.frames)
+        more = f" and {n_missing - 1} more" if n_missing > 1 else ""
+        raise SubmissionError(sub.path, f"missing prediction {pair}/{frame}.png{more}: the "
+                                        "server needs every frame of every expression")
+
+
+def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: str | os.PathLike,
+                    split: str | None = None, workers: int | None = None,
+                    progress: bool = False) -> PackReport:
+    """Check PREDS against the split's meta and write the server zip ``out`` atomically."""
+    from r2bench.scoring import default_workers
+
+    ds, left_out = submission_dataset(dataset, split)
+    sub = open_submission(positive_predictions(preds), ds)
+    _check_every_frame(sub, ds)
+    entries = pack_entries(ds, sub.frames)
+    chunks = [tuple(entries[i:i + CHUNK_FRAMES]) for i in range(0, len(entries), CHUNK_FRAMES)]
+    workers = default_workers() if workers is None else workers
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf, \
+            tqdm(total=len(entries), unit="frame", desc="pack", disable=not progress,
+                 dynamic_ncols=True, leave=False) as bar:
+        for encoded in _bounded_map(encode_chunk, chunks, workers):
+            for arcname, data in encoded:
+                zf.writestr(_zip_info(arcname), data)
+            bar.update(len(encoded))
+    videos = {p.video for p in ds.pairs}
+    log.info("packed %d frames into %s", len(entries), out)
+    return PackReport(Path(out), len(videos), len(ds.pairs), len(entries), left_out)
+
