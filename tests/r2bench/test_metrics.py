@@ -7,10 +7,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from r2bench.metrics import (
+    _as_stack,
     boundary_radius,
     contour_accuracy,
     disk_half_widths,
     foreground_area,
+    jf,
     jf_per_frame,
     region_similarity,
     robustness,
@@ -159,3 +161,53 @@ def test_jf_equal_reference_on_1xn_and_nx1(n, vertical, t, density, seed):
     j, f, _ = jf_per_frame(gt, pred)
     np.testing.assert_allclose(j, ref_j(gt, pred), rtol=0, atol=1e-12)
     np.testing.assert_allclose(f, ref_f(gt, pred), rtol=0, atol=1e-12)
+
+
+# Foreground values that a kernel reading the wrong bytes would miss: 256 and 1 << 16 have
+# a zero low byte, -1 has every bit set.
+FOREGROUND = {np.uint8: [1, 255], np.int8: [1, -1, -128], np.uint16: [1, 256, 65535],
+              np.int32: [1, 1 << 16, -1], np.int64: [1 << 40, -1]}
+# Each (gt, pred) dtype pair is one compiled specialisation (seconds the first time), so a
+# few pairs cover one-, two-, four- and eight-byte, signed and unsigned masks.
+DTYPE_PAIRS = [(np.uint8, np.uint8), (np.int32, np.uint16), (np.int64, np.int8)]
+
+
+def _encode(mask: np.ndarray, dtype, rng: np.random.Generator) -> np.ndarray:
+    """A bool mask as ``dtype``, each foreground pixel one of the dtype's awkward values."""
+    values = np.asarray(FOREGROUND[dtype], dtype=dtype)
+    return np.where(mask, values[rng.integers(0, len(values), mask.shape)], 0).astype(dtype)
+
+
+@settings(max_examples=120, deadline=None)
+@given(h=st.integers(1, 30), w=st.sampled_from([1, 7, 8, 16, 24, 29]), t=st.integers(1, 2),
+       dtypes=st.sampled_from(DTYPE_PAIRS),
+       seed=st.integers(0, 2**32 - 1))
+def test_every_integer_dtype_equals_reference(h, w, t, dtypes, seed):
+    rng = np.random.default_rng(seed)
+    gt = np.stack([_pattern(rng, "blob", h, w) for _ in range(t)])
+    pred = np.stack([_pattern(rng, "noise", h, w) for _ in range(t)])
+    g, p = _encode(gt, dtypes[0], rng), _encode(pred, dtypes[1], rng)
+    j, f = jf(g, p)
+    np.testing.assert_allclose(j, ref_j(gt, pred), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(f, ref_f(gt, pred), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(region_similarity(g, p), j)
+    np.testing.assert_array_equal(contour_accuracy(g, p), f)
+    assert foreground_area(p) == int(pred.sum())
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int32, np.uint16, np.int64])
+def test_integer_masks_are_read_without_a_copy(dtype):
+    m = np.zeros((2, 6, 16), dtype)
+    assert np.shares_memory(_as_stack(m, "gt"), m)
+    assert np.shares_memory(_as_stack(m[0], "gt"), m)   # (H, W) is viewed as (1, H, W)
+    assert not np.shares_memory(_as_stack(m[:, :, ::2], "gt"), m)  # strided: one copy
+
+
+def test_jf_returns_both_measures():
+    rng = np.random.default_rng(3)
+    gt = rng.random((3, 40, 56)) < 0.3
+    pred = np.roll(gt, 2, axis=2).astype(np.uint8) * 255
+    j, f = jf(gt, pred)
+    np.testing.assert_array_equal(j, region_similarity(gt, pred))
+    np.testing.assert_array_equal(f, contour_accuracy(gt, pred))
+    np.testing.assert_array_equal(jf(gt, pred, bound_th=3)[1], contour_accuracy(gt, pred, 3))
