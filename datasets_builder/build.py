@@ -15,7 +15,6 @@ temporary folder, verified, and renamed into place.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -32,7 +31,7 @@ from datasets_builder.matching import negative_matching
 from datasets_builder.verify import VerifyReport, verify_dataset
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError, InfeasibleError
-from r2bench.fileio import atomic_directory, dumps_json
+from r2bench.fileio import atomic_directory, dumps_json_rows
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json, parse_categories
 
 log = logging.getLogger(__name__)
@@ -113,13 +112,18 @@ def plan_negatives(src: SourceSplit, seed: int) -> dict[str, str]:
     return {v: c.videos[u] for v, u in zip(c.videos, match.tolist())}
 
 
-def _check_frames(src: SourceSplit, vid: str) -> None:
-    jpeg_dir = src.root.root / src.root.split / "JPEGImages" / vid
-    present = set(os.listdir(jpeg_dir)) if jpeg_dir.is_dir() else set()
-    for f in src.videos[vid].frames:
-        if f"{f}.jpg" not in present:
-            raise DatasetError(src.root.jpeg_path(vid, f),
-                               f"missing (a frame listed in {src.root.meta_expressions_path})")
+def _check_frames(src: SourceSplit) -> None:
+    """Every frame the meta lists is in the source (one directory listing per video)."""
+    jpegs = os.path.join(src.root.root, src.root.split, "JPEGImages")
+    for vid, meta in src.videos.items():
+        try:
+            present = set(os.listdir(os.path.join(jpegs, vid)))
+        except (FileNotFoundError, NotADirectoryError):
+            present = set()
+        for f in meta.frames:
+            if f"{f}.jpg" not in present:
+                raise DatasetError(src.root.jpeg_path(vid, f),
+                                   f"missing (a frame listed in {src.root.meta_expressions_path})")
 
 
 def r2_meta_record(src: SourceSplit, negative_of: Mapping[str, str], seed: int,
@@ -156,25 +160,8 @@ def checks_record(meta: dict) -> dict:
 
 
 def dumps_r2_meta(meta: dict) -> bytes:
-    """JSON with one line per top-level entry's element (a pair, a video, a check).
-
-    As readable as an indented file and written by json's C encoder: an indented dump of
-    100,000 pairs goes through the pure-Python encoder and takes seconds.
-    """
-    enc = json.JSONEncoder(ensure_ascii=False).encode
-
-    def block(value) -> str:
-        if isinstance(value, dict) and value:
-            items = [f"  {enc(k)}: {enc(v)}" for k, v in value.items()]
-        elif isinstance(value, list) and value:
-            items = [f"  {enc(v)}" for v in value]
-        else:
-            return enc(value)
-        open_, close = ("{", "}") if isinstance(value, dict) else ("[", "]")
-        return open_ + "\n" + ",\n".join(items) + "\n " + close
-
-    lines = [f" {enc(k)}: {block(v)}" for k, v in meta.items()]
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+    """r2_meta.json's bytes: one line per pair, per video and per check (`dumps_json_rows`)."""
+    return dumps_json_rows(meta)
 
 
 def plan_r2_meta(src: SourceSplit, seed: int, sizes: Mapping[str, list[int]],
@@ -185,9 +172,11 @@ def plan_r2_meta(src: SourceSplit, seed: int, sizes: Mapping[str, list[int]],
     return meta
 
 
-def _linker(mode: str) -> Callable[[Path, Path], None]:
+def _linker(mode: str) -> Callable[[str, str], None]:
+    """``put(source_file, link)``; symlink targets are absolute (the source split is resolved
+    once, see `_write_roots`), so OUT may be moved but the source may not."""
     if mode == "symlink":
-        return lambda src, dst: os.symlink(src.resolve(), dst)
+        return os.symlink
     if mode == "hardlink":
         return os.link
     if mode == "copy":
@@ -209,43 +198,45 @@ def _write_roots(tmp: Path, src: SourceSplit, negative_of: Mapping[str, str], li
     split = src.root.split
     for label in ("positive", "negative"):
         (tmp / label / "meta_expressions" / split).mkdir(parents=True)
-        (tmp / label / split).mkdir(parents=True)
-    put(src.root.meta_expressions_path, tmp / "positive" / "meta_expressions" / split /
-        "meta_expressions.json")
+        (tmp / label / split / "JPEGImages").mkdir(parents=True)
+    put(os.path.realpath(src.root.meta_expressions_path),
+        os.fspath(tmp / "positive" / "meta_expressions" / split / "meta_expressions.json"))
     if src.root.categories_path.is_file():
-        put(src.root.categories_path, tmp / "positive" / split / "meta.json")
+        put(os.path.realpath(src.root.categories_path),
+            os.fspath(tmp / "positive" / split / "meta.json"))
     (tmp / "negative" / "meta_expressions" / split / "meta_expressions.json").write_bytes(
-        dumps_json(_negative_meta_expressions(src, negative_of)))
-    (tmp / "negative" / split / "meta.json").write_bytes(dumps_json({"videos": {
+        dumps_json_rows(_negative_meta_expressions(src, negative_of)))
+    (tmp / "negative" / split / "meta.json").write_bytes(dumps_json_rows({"videos": {
         vid: {"objects": {o: {"category": c} for o, c in src.objects[neg].items()}}
         for vid, neg in negative_of.items()}}))
-    ann = src.root.root / split / "Annotations"
+    # Plain strings from here: 80,000 links through pathlib cost more than the links.
+    source = os.path.realpath(src.root.root / split)
+    pos, neg = os.fspath(tmp / "positive" / split), os.fspath(tmp / "negative" / split)
+    annotated = os.path.isdir(os.path.join(source, "Annotations"))
+    if annotated:
+        os.mkdir(os.path.join(pos, "Annotations"))
     for vid in tqdm(src.videos, desc="link", unit="video", disable=not progress,
                     file=sys.stderr):
-        _link_video(tmp, src, vid, negative_of[vid], put, ann.is_dir())
+        frames, neg_vid = src.videos[vid].frames, negative_of[vid]
+        jpegs = os.path.join(source, "JPEGImages")
+        _link_frames(os.path.join(jpegs, vid), os.path.join(pos, "JPEGImages", vid), frames,
+                     ".jpg", put)
+        _link_frames(os.path.join(jpegs, neg_vid), os.path.join(neg, "JPEGImages", vid),
+                     src.videos[neg_vid].frames, ".jpg", put)
+        ann = os.path.join(source, "Annotations", vid)
+        if annotated and os.path.isdir(ann):
+            # Youtube-VOS valid annotates only some frames: link the ones that exist.
+            present = set(os.listdir(ann))
+            _link_frames(ann, os.path.join(pos, "Annotations", vid),
+                         [f for f in frames if f"{f}.png" in present], ".png", put)
 
 
-def _link_frames(src_dir: Path, dst_dir: Path, frames, ext: str, put) -> None:
-    dst_dir.mkdir(parents=True)
+def _link_frames(src_dir: str, dst_dir: str, frames, ext: str, put) -> None:
+    """``dst_dir/FRAME.ext`` -> ``src_dir/FRAME.ext`` for each frame (``dst_dir`` is new)."""
+    os.mkdir(dst_dir)
     for f in frames:
-        put(src_dir / f"{f}.{ext}", dst_dir / f"{f}.{ext}")
-
-
-def _link_video(tmp: Path, src: SourceSplit, vid: str, neg: str, put, annotated: bool) -> None:
-    """positive/VID <- VID's frames (and annotations); negative/VID <- pi(VID)'s frames."""
-    split = src.root.split
-    source = src.root.root / split
-    pos, negative = tmp / "positive" / split, tmp / "negative" / split
-    _link_frames(source / "JPEGImages" / vid, pos / "JPEGImages" / vid,
-                 src.videos[vid].frames, "jpg", put)
-    _link_frames(source / "JPEGImages" / neg, negative / "JPEGImages" / vid,
-                 src.videos[neg].frames, "jpg", put)
-    ann = source / "Annotations" / vid
-    if annotated and ann.is_dir():
-        # Youtube-VOS valid annotates only some frames: link the ones that exist.
-        present = set(os.listdir(ann))
-        _link_frames(ann, pos / "Annotations" / vid,
-                     [f for f in src.videos[vid].frames if f"{f}.png" in present], "png", put)
+        name = f + ext
+        put(os.path.join(src_dir, name), os.path.join(dst_dir, name))
 
 
 @dataclass(frozen=True)
@@ -266,8 +257,7 @@ def build_dataset(source: str | os.PathLike, split: str, out: str | os.PathLike,
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")
     src = load_source(source, split, categories)
-    for vid in src.videos:
-        _check_frames(src, vid)
+    _check_frames(src)
     sizes = {vid: list(image_size(src.root.jpeg_path(vid, m.frames[0])))
              for vid, m in src.videos.items()}
     meta = plan_r2_meta(src, seed, sizes, link, strategy)

@@ -16,7 +16,7 @@ from pathlib import Path
 from datasets_builder.synonyms import CategoryNamer
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError
-from r2bench.refytvos import RefYTVOSRoot, load_json
+from r2bench.refytvos import RefYTVOSRoot, broken_link, load_json
 
 _SHOWN = 3   # problems quoted in an error message
 
@@ -107,26 +107,107 @@ def _check_root(root: RefYTVOSRoot, expected: dict[str, tuple[tuple[str, ...], d
     return problems
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str) -> bool:
     try:
         return filecmp.cmp(a, b, shallow=True)
     except OSError:
         return False
 
 
-def _check_positive_frames(src: RefYTVOSRoot | None, pos_root: RefYTVOSRoot, vid: str,
-                           frames: tuple[str, ...]) -> list[str]:
-    """positive/ frames exist and, when the source is at hand, are the source's frames;
-    every source annotation of them is there too."""
+def _entries(folder: str) -> dict[str, os.DirEntry]:
+    """The entries of a folder by name ({} when it is missing); nothing is stat'ed."""
+    try:
+        with os.scandir(folder) as it:
+            return {e.name: e for e in it}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+
+
+def _names(folder: str) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
+class _LinkChecker:
+    """Whether a file of the dataset is a given file, as cheaply as the link mode allows.
+
+    A symbolic link whose target is the expected path (what build-dataset writes) needs no
+    more than reading the link; anything else (hard links, copies, other link targets) is
+    compared by ``os.stat`` signature, following links. Targets read are kept, so a
+    negative frame's link is compared with the positive link of the same frame.
+    """
+
+    def __init__(self):
+        self.targets: dict[str, str] = {}
+
+    def target(self, entry: os.DirEntry) -> str | None:
+        if not entry.is_symlink():
+            return None
+        if entry.path not in self.targets:
+            self.targets[entry.path] = os.readlink(entry.path)
+        return self.targets[entry.path]
+
+    def same(self, entry: os.DirEntry, expected: str, expected_target: str | None) -> bool:
+        """``entry`` is the file ``expected`` (whose own link target, if any, is given)."""
+        target = self.target(entry)
+        if target is not None and target in (expected, expected_target):
+            return True
+        return _same_file(entry.path, expected)
+
+
+def _frame_problem(entry: os.DirEntry | None, path: str, what: str) -> str:
+    reason = (entry is not None and broken_link(entry.path)) or f"missing, or not {what}"
+    return f"{path}: {reason}"
+
+
+def _check_positive_frames(links: _LinkChecker, src: str | None, src_annotated: bool,
+                           pos: str, vid: str, frames: tuple[str, ...],
+                           jpegs: dict[str, os.DirEntry]) -> list[str]:
+    """positive/ frames (``jpegs``) exist and, when the source is at hand, are the source's
+    frames; every source annotation of them is there too. ``src`` and ``pos`` are split
+    folders."""
     problems = []
+    src_jpegs = _names(os.path.join(src, "JPEGImages", vid)) if src else set()
     for f in frames:
-        p = pos_root.jpeg_path(vid, f)
-        if not p.is_file() or (src and not _same_file(p, src.jpeg_path(vid, f))):
-            problems.append(f"{p}: missing, or not the source frame")
-        if src and src.annotation_path(vid, f).is_file() and not _same_file(
-                pos_root.annotation_path(vid, f), src.annotation_path(vid, f)):
-            problems.append(f"{pos_root.annotation_path(vid, f)}: missing, or not the source "
-                            f"annotation")
+        name, path = f"{f}.jpg", os.path.join(pos, "JPEGImages", vid, f"{f}.jpg")
+        entry = jpegs.get(name)
+        if src:
+            expected = os.path.join(src, "JPEGImages", vid, name)
+            ok = entry is not None and name in src_jpegs and links.same(entry, expected, None)
+        else:
+            ok = entry is not None and os.path.isfile(path)
+        if not ok:
+            problems.append(_frame_problem(entry, path, "the source frame"))
+    if not src or not src_annotated:
+        return problems
+    src_anns = _names(os.path.join(src, "Annotations", vid))
+    anns = _entries(os.path.join(pos, "Annotations", vid)) if src_anns else {}
+    for f in frames:
+        name = f"{f}.png"
+        if name in src_anns:
+            entry = anns.get(name)
+            if entry is None or not links.same(entry, os.path.join(src, "Annotations", vid,
+                                                                   name), None):
+                problems.append(_frame_problem(entry, os.path.join(pos, "Annotations", vid, name),
+                                               "the source annotation"))
+    return problems
+
+
+def _check_negative_frames(links: _LinkChecker, neg: str, vid: str, neg_vid: str,
+                           frames: tuple[str, ...],
+                           positives: dict[str, os.DirEntry]) -> list[str]:
+    """negative/VID's frames are positive/pi(VID)'s frames (``positives``)."""
+    problems = []
+    entries = _entries(os.path.join(neg, "JPEGImages", vid))
+    for f in frames:
+        name = f"{f}.jpg"
+        entry, pos_entry = entries.get(name), positives.get(name)
+        if entry is None or pos_entry is None or not links.same(
+                entry, pos_entry.path, links.target(pos_entry)):
+            problems.append(_frame_problem(entry, os.path.join(neg, "JPEGImages", vid, name),
+                                           f"frame {f} of {neg_vid}"))
     return problems
 
 
@@ -144,14 +225,20 @@ def check_files(path: Path, meta: dict, report: VerifyReport) -> list[str]:
     problems += _check_root(neg_root, {v: (frames[neg[v]], exps[v]) for v in videos}, "negative")
     if neg_root.has_annotations:
         problems.append(f"{neg_root.root / split / 'Annotations'}: negatives have no ground truth")
-    source = Path(meta["source"])   # checked against when it is still in place
-    src = RefYTVOSRoot(source, split) if source.is_dir() else None
+    # Checked against the source when it is still in place. Plain strings from here:
+    # pathlib objects for 100,000 frames cost more than the checks.
+    src = os.path.join(meta["source"], split)
+    src = src if os.path.isdir(src) else None
+    pos, negative = os.fspath(path / "positive" / split), os.fspath(path / "negative" / split)
+    src_annotated = src is not None and os.path.isdir(os.path.join(src, "Annotations"))
+    links = _LinkChecker()
+    pos_jpegs = {vid: _entries(os.path.join(pos, "JPEGImages", vid)) for vid in videos}
     for vid in videos:
-        problems += _check_positive_frames(src, pos_root, vid, frames[vid])
-        for f in frames[neg[vid]]:
-            n = neg_root.jpeg_path(vid, f)
-            if not _same_file(n, pos_root.jpeg_path(neg[vid], f)):
-                problems.append(f"{n}: missing, or not frame {f} of {neg[vid]}")
+        problems += _check_positive_frames(links, src, src_annotated, pos, vid, frames[vid],
+                                           pos_jpegs[vid])
+    for vid in videos:
+        problems += _check_negative_frames(links, negative, vid, neg[vid], frames[neg[vid]],
+                                           pos_jpegs[neg[vid]])
         report.files += len(frames[vid]) + len(frames[neg[vid]])
     return problems
 

@@ -30,6 +30,11 @@ from r2bench import _boundary
 DEFAULT_BOUND_TH = 0.008
 
 
+def _dims(shape: tuple[int, ...]) -> str:
+    """(2, 720, 1280) -> '2x720x1280', as sizes are written (HxW)."""
+    return "x".join(map(str, shape)) or "a scalar"
+
+
 def _as_stack(mask: np.ndarray, name: str) -> np.ndarray:
     """(H, W) or (T, H, W) -> C-contiguous (T, H, W) that the kernels read as it is.
 
@@ -40,7 +45,8 @@ def _as_stack(mask: np.ndarray, name: str) -> np.ndarray:
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3 or 0 in a.shape:
-        raise ValueError(f"{name}: expected a non-empty (H, W) or (T, H, W) array, got {a.shape}")
+        raise ValueError(f"{name}: expected a non-empty HxW or TxHxW array, got "
+                         f"{_dims(np.shape(mask))}")
     if a.dtype.kind not in "biu":
         a = a != 0
     a = np.ascontiguousarray(a)
@@ -51,7 +57,8 @@ def _pair(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     g = _as_stack(gt, "gt")
     p = _as_stack(pred, "pred")
     if g.shape != p.shape:
-        raise ValueError(f"gt and pred shapes differ: {g.shape} vs {p.shape}")
+        raise ValueError(f"gt is {_dims(g.shape)} but pred {_dims(p.shape)} (TxHxW): the sizes "
+                         "must match")
     return g, p
 
 
