@@ -33,6 +33,7 @@ from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError, InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json_rows
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json, parse_categories
+from r2bench.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _infeasible(src: SourceSplit, c: Constraints, match: np.ndarray) -> Infeasib
     for v in stuck[:_NAMED].tolist():
         n_ok = sum(u != v and not (c.forbid[v] & c.cats[u]) for u in range(len(c.cats)))
         ruled_out = ", ".join(c.namer.names(c.forbid[v])) or "-"
-        named.append(f"{c.videos[v]} (rules out {ruled_out}; {n_ok} compatible videos)")
+        named.append(f"{c.videos[v]} (rules out {ruled_out}; {plural(n_ok, 'compatible video')})")
     more = f" and {len(stuck) - _NAMED} more" if len(stuck) > _NAMED else ""
     return InfeasibleError(src.root.meta_expressions_path,
                            f"no valid shuffle exists: at most {len(match) - len(stuck)} of "

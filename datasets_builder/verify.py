@@ -17,6 +17,7 @@ from datasets_builder.synonyms import CategoryNamer
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError
 from r2bench.refytvos import RefYTVOSRoot, broken_link, load_json
+from r2bench.wording import plural
 
 _SHOWN = 3   # problems quoted in an error message
 
@@ -32,11 +33,11 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        state = "OK" if not self.problems else f"{len(self.problems)} problems"
-        return (f"{self.path}: {state}: {self.videos} videos, {self.expressions} expressions "
-                f"({self.expressions} positive + {self.expressions} negative pairs), "
-                f"permutation without fixed points, every negative pair unrelated, "
-                f"{self.files} frame files checked")
+        state = "OK" if not self.problems else plural(len(self.problems), "problem")
+        return (f"{self.path}: {state}: {plural(self.videos, 'video')}, "
+                f"{plural(self.expressions, 'expression')} ({self.expressions} positive + "
+                f"{self.expressions} negative pairs), permutation without fixed points, every "
+                f"negative pair unrelated, {plural(self.files, 'frame file')} checked")
 
 
 def _pair_index(meta: dict) -> dict[tuple[str, str], dict[str, dict]]:
@@ -272,5 +273,5 @@ def verify_dataset(path: str | os.PathLike) -> VerifyReport:
         shown = "; ".join(report.problems[:_SHOWN])
         extra = len(report.problems) - _SHOWN
         more = f" (and {extra} more)" if extra > 0 else ""
-        raise DatasetError(path, f"{len(report.problems)} problems: {shown}{more}")
+        raise DatasetError(path, f"{plural(len(report.problems), 'problem')}: {shown}{more}")
     return report

@@ -15,6 +15,7 @@ from r2bench.dataset import EvalDataset
 from r2bench.fileio import atomic_write_json
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.submission import Submission
+from r2bench.wording import plural
 
 RESULTS_FORMAT = "r2bench/results"
 
@@ -58,7 +59,8 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
                             "positive pairs, so the negative area has nothing to be "
                             "measured against")
     if n_missing:
-        warnings.append(f"{n_missing} missing frames scored as empty masks (--allow-missing)")
+        warnings.append(f"{plural(n_missing, 'missing frame')} scored as empty masks "
+                        "(--allow-missing)")
     summary = {"J": j, "F": f, "JF": jf, "R": r, "JFR": _mean3(j, f, r),
                "n_positive": len(pos), "n_negative": len(neg),
                "n_frames": sum(p.frames for p in pairs), "n_missing_frames": n_missing}

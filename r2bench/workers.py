@@ -24,13 +24,28 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+_BLOCKABLE = hasattr(signal, "pthread_sigmask")
+
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _BLOCKABLE:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @contextlib.contextmanager
 def process_pool(workers: int) -> Iterator[multiprocessing.pool.Pool]:
-    """A pool of ``workers`` processes, terminated when the block is left, however it is."""
+    """A pool of ``workers`` processes, terminated when the block is left, however it is.
+
+    SIGINT is blocked while the workers start, so that none can be interrupted before it
+    ignores the signal; the parent receives a Ctrl-C of that moment once the pool exists.
+    """
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ctx.Pool(workers, initializer=_ignore_sigint) as pool:
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if _BLOCKABLE else None
+    try:
+        pool = ctx.Pool(workers, initializer=_ignore_sigint)
+    finally:
+        if _BLOCKABLE:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    with pool:
         yield pool
