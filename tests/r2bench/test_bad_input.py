@@ -227,3 +227,20 @@ def test_obj_id_that_is_not_a_palette_index(tmp_path):
     write_preds(preds, {"a/0": GOOD["positive/a/0"], "b/0": GOOD["positive/b/0"]})
     _fails([preds, "--dataset", root, "--split", "valid"], tmp_path / "o.json",
            "meta_expressions.json", "obj_id 'x1'")
+
+
+def test_zip_entry_escaping_its_folder_second_example(setup):
+    # ".." in the middle of a path that starts like a real entry, in the positive zip.
+    r2, preds, out = setup
+    zipped = _zip_tree(preds, "positive",
+                       lambda zf: zf.writestr("a/0/../../../outside.png", b"x"))
+    _fails([zipped, "--dataset", r2], out, "positive.zip", "escapes", "outside.png")
+
+
+def test_wrong_size_in_negative_second_example(setup):
+    # A width off by one, in a palette PNG inside negative.zip (areas come from histograms).
+    r2, preds, out = setup
+    im = Image.fromarray(np.zeros((H, W + 1), np.uint8), mode="P")
+    im.save(preds / "negative" / "b" / "0" / "00005.png")
+    zipped = _zip_tree(preds, "negative")
+    _fails([zipped, "--dataset", r2], out, "negative.zip", "b/0/00005.png", f"{H}x{W + 1}")

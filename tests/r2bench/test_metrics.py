@@ -211,3 +211,36 @@ def test_jf_returns_both_measures():
     np.testing.assert_array_equal(j, region_similarity(gt, pred))
     np.testing.assert_array_equal(f, contour_accuracy(gt, pred))
     np.testing.assert_array_equal(jf(gt, pred, bound_th=3)[1], contour_accuracy(gt, pred, 3))
+
+
+def test_radius_from_float64_diagonal_second_example():
+    # Diagonals of 750 and 875 px: 0.008 x the float64 diagonal is 6.0 and 7.0 exactly, but
+    # in float32 it rounds up past the integer (radius 7 and 8).
+    assert boundary_radius(210, 720) == 6
+    assert boundary_radius(245, 840) == 7
+    rng = np.random.default_rng(5)
+    gt = _pattern(rng, "blob", 210, 720)
+    pred = np.roll(gt, (7, 0), axis=(0, 1))   # 7 rows off: within a radius of 7, not of 6
+    assert contour_accuracy(gt, pred)[0] == pytest.approx(ref_boundary_f(gt, pred), abs=1e-12)
+
+
+def test_seg2bmap_last_row_and_last_column_by_hand():
+    """3x3 frames. Last row: a pixel compares with its right neighbour only; last column:
+    with the pixel below only; the corner never. Radius 1 (bound_th = 1): the plus shape."""
+    last_row = np.zeros((3, 3), bool)
+    last_row[2, 1] = True          # boundary {(1,0), (1,1), (2,0), (2,1)}
+    last_col = np.zeros((3, 3), bool)
+    last_col[1, 2] = True          # boundary {(0,1), (0,2), (1,1), (1,2)}
+    corner = np.zeros((3, 3), bool)
+    corner[0, 0] = True            # boundary {(0,0)}
+    assert np.argwhere(ref_seg2bmap(last_row)).tolist() == [[1, 0], [1, 1], [2, 0], [2, 1]]
+    assert np.argwhere(ref_seg2bmap(last_col)).tolist() == [[0, 1], [0, 2], [1, 1], [1, 2]]
+    assert np.argwhere(ref_seg2bmap(corner)).tolist() == [[0, 0]]
+    # Prediction (0,0) against each: precision 1 (a ground-truth point 1 px away), recall
+    # 1/4 (only that point is within 1 px): F = 2 * 1 * 0.25 / 1.25 = 0.4.
+    gt = np.stack([last_row, last_col])
+    pred = np.stack([corner, corner])
+    np.testing.assert_allclose(contour_accuracy(gt, pred, bound_th=1), [0.4, 0.4],
+                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(contour_accuracy(gt, pred, bound_th=1), ref_f(gt, pred, 1),
+                               rtol=0, atol=1e-15)
