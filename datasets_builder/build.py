@@ -1,4 +1,6 @@
-"""``r2bench build-dataset``: R2-Youtube-VOS from a Ref-Youtube-VOS split (paper §5.1, SPEC §2).
+"""``r2bench build-dataset``: R2-Youtube-VOS from a Ref-Youtube-VOS split.
+
+Paper §5.1; the files: docs/formats.md §2.
 
 Every expression of video v queries v (positive) and pi(v) (negative), where pi is one
 seeded permutation of the videos without fixed points in which every negative pair is
@@ -129,7 +131,7 @@ def _check_frames(src: SourceSplit) -> None:
 
 def r2_meta_record(src: SourceSplit, negative_of: Mapping[str, str], seed: int,
                    sizes: Mapping[str, list[int]], link: str, strategy: str = "random") -> dict:
-    """r2_meta.json (SPEC §2), without its ``checks``; key order is fixed for byte identity."""
+    """r2_meta.json without its ``checks``; key order is fixed for byte identity."""
     videos = {vid: {"frames": list(m.frames),
                     "categories": list(dict.fromkeys(src.objects[vid].values())),
                     "size": sizes[vid], "objects": src.objects[vid]}

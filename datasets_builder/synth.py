@@ -1,4 +1,4 @@
-"""A synthetic source in exactly the Ref-Youtube-VOS layout (SPEC §1), ``r2bench synth``.
+"""``r2bench synth``: a synthetic source in the Ref-Youtube-VOS layout (docs/formats.md §1).
 
 Videos of 1-4 moving shapes (the categories: circle, square, ...) over a drifting texture,
 with referring expressions that each single out one object (``expressions``). Both splits,

@@ -1,4 +1,4 @@
-"""``r2bench verify-dataset``: re-check an R2 dataset from its files (SPEC §2).
+"""``r2bench verify-dataset``: re-check an R2 dataset from its files (docs/formats.md §2).
 
 Independent of how the dataset was built: the permutation (a bijection without fixed
 points), unrelatedness pair by pair from category *names* (not the builder's bitmasks), the

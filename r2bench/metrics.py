@@ -1,4 +1,4 @@
-"""J (region similarity), F (contour accuracy) and R (robustness), SPEC §4.
+"""J (region similarity), F (contour accuracy) and R (robustness): the README's Metrics.
 
 J and F equal the DAVIS 2017 evaluation (``db_eval_iou`` and ``db_eval_boundary`` in
 davisvideochallenge/davis2017-evaluation) to 1e-6 on every frame, edge cases included:

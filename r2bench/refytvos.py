@@ -1,4 +1,4 @@
-"""The Ref-Youtube-VOS layout (SPEC §1): read and validate a source root.
+"""The Ref-Youtube-VOS layout (docs/formats.md §1): read and validate a source root.
 
     ROOT/meta_expressions/<split>/meta_expressions.json
     ROOT/<split>/JPEGImages/VID/FRAME.jpg

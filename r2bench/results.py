@@ -1,6 +1,6 @@
-"""The results record (SPEC §5): per-pair values, the summary, and writing them.
+"""The results record (docs/formats.md §4): per-pair values, the summary, and writing them.
 
-Summary rules (SPEC §4): a positive pair's J and F are means over its frames; the summary
+Summary rules (README, Metrics): a positive pair's J and F are means over its frames; the summary
 J and F are means over positive pairs; J&F = (J + F) / 2; R = 1 - negative area / positive
 area (paper §5.1); J&F&R = (J + F + R) / 3. A value that cannot be computed is null, and
 ``warnings`` says why.
@@ -39,7 +39,7 @@ def _mean3(a: float | None, b: float | None, c: float | None) -> float | None:
 
 def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
               n_missing: int, bound_th: float, version: str) -> dict:
-    """Accumulate pair results into the SPEC §5 record."""
+    """Accumulate pair results into the results record."""
     pos = [p for p in pairs if p.label == "positive"]
     neg = [p for p in pairs if p.label == "negative"]
     warnings = []

@@ -1,4 +1,4 @@
-"""Scoring a submission: evaluate per pair, accumulate, summarise (SPEC §3-§5).
+"""Scoring a submission: evaluate per pair, accumulate, summarise (docs/formats.md §3-§4).
 
 Work is cut into units of one video and one label (all expressions of a video share its
 decoded ground truth) and spread over worker processes; results are put back in dataset
@@ -158,7 +158,7 @@ def score_submission(preds: str | os.PathLike, dataset: str | os.PathLike | Eval
                      bound_th: float = DEFAULT_BOUND_TH) -> dict:
     """Score a submission against an R2 dataset (or a Ref-YTVOS root with ``split``).
 
-    Returns the SPEC §5 results dictionary. Raises `DatasetError` / `SubmissionError`.
+    Returns the results record (docs/formats.md §4). Raises `DatasetError` / `SubmissionError`.
     """
     ds = dataset if isinstance(dataset, EvalDataset) else load_eval_dataset(dataset, split)
     sub = open_submission(preds, ds)

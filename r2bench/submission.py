@@ -1,4 +1,4 @@
-"""Reading predictions in every form SPEC §3 accepts.
+"""Reading predictions in every form a submission may take (docs/formats.md §3).
 
 - a PNG tree ``PREDS/<pair_id>/<FRAME>.png``, optionally with the ``Annotations/`` level
   that R-VOS code writes (``PREDS/positive/Annotations/VID/EXP_ID/FRAME.png``);

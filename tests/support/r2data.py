@@ -47,7 +47,7 @@ def write_source(root: Path, videos: dict[str, np.ndarray],
 def write_r2(root: Path, videos: dict[str, np.ndarray],
              exps: dict[str, dict[str, tuple[str, str | None]]],
              negative_of: dict[str, str], with_gt: bool = True, sizes: bool = True) -> None:
-    """A minimal R2 dataset (r2_meta.json + positive/ root) as SPEC §2 lays it out."""
+    """A minimal R2 dataset (r2_meta.json + positive/ root) as docs/formats.md §2 lays it out."""
     write_source(root / "positive", videos, exps, with_gt)
     pairs = []
     for vid in videos:
