@@ -25,9 +25,15 @@ import math
 
 import numpy as np
 
-from r2bench import _boundary
-
 DEFAULT_BOUND_TH = 0.008
+
+
+def _kernels():
+    """The compiled kernels, imported on first use: numba takes a third of a second to
+    import, which commands that never compute a metric (``check``) need not pay."""
+    from r2bench import _boundary
+
+    return _boundary
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -91,7 +97,7 @@ def jf_per_frame(gt: np.ndarray, pred: np.ndarray, bound_th: float = DEFAULT_BOU
     """
     g, p = _pair(gt, pred)
     widths = disk_half_widths(boundary_radius(g.shape[1], g.shape[2], bound_th))
-    return _boundary.jf_kernel(g, p, widths, want_f)
+    return _kernels().jf_kernel(g, p, widths, want_f)
 
 
 def jf(gt: np.ndarray, pred: np.ndarray,
@@ -120,7 +126,7 @@ def foreground_area(mask: np.ndarray) -> int:
     a = np.asarray(mask)
     if a.dtype.kind in "biu" and a.size:
         a = np.ascontiguousarray(a)
-        return int(_boundary.foreground_count(a.view(np.uint8) if a.dtype == np.bool_ else a))
+        return int(_kernels().foreground_count(a.view(np.uint8) if a.dtype == np.bool_ else a))
     return int(np.count_nonzero(a))
 
 

@@ -49,11 +49,21 @@ class Unit:
     bound_th: float
 
 
-def _pred_stack(pair: PairSpec, locators: tuple[Locator | None, ...]) -> np.ndarray:
-    masks = np.zeros((len(pair.frames), *pair.size), dtype=bool)
+def _pred_stack(pair: PairSpec, locators: tuple[Locator | None, ...],
+                problems: list[SubmissionError] | None = None) -> np.ndarray:
+    """(T, H, W) uint8, non-zero = foreground; a missing frame stays empty. With
+    ``problems``, a frame that cannot be read is added there (and left empty) instead of
+    raising."""
+    masks = np.zeros((len(pair.frames), *pair.size), dtype=np.uint8)
     for t, (frame, loc) in enumerate(zip(pair.frames, locators)):
-        if loc is not None:
+        if loc is None:
+            continue
+        try:
             masks[t] = read_mask(loc, pair.size, f"{pair.pair_id}/{frame}")
+        except SubmissionError as e:
+            if problems is None:
+                raise
+            problems.append(e)
     return masks
 
 
@@ -83,17 +93,18 @@ def score_unit(unit: Unit) -> list[PairResult]:
 def check_unit(unit: Unit) -> list[SubmissionError]:
     """Decode and size-check every frame of one unit; every problem found.
 
-    Positive frames are decoded as the scorer decodes them, negative ones as far as the
-    scorer reads them (their foreground area).
+    Frames are read exactly as the scorer reads them: decoded into a stack where J and F
+    are computed, else as far as their foreground area.
     """
-    problems = []
+    problems: list[SubmissionError] = []
     for pair, locators in zip(unit.pairs, unit.locators):
-        read = read_mask if pair.label == "positive" else read_area
+        if pair.label == "positive" and unit.gt is not None:
+            _pred_stack(pair, locators, problems)
+            continue
         for frame, loc in zip(pair.frames, locators):
-            if loc is None:
-                continue
             try:
-                read(loc, pair.size, f"{pair.pair_id}/{frame}")
+                if loc is not None:
+                    read_area(loc, pair.size, f"{pair.pair_id}/{frame}")
             except SubmissionError as e:
                 problems.append(e)
     return problems

@@ -294,12 +294,16 @@ def _decoding(locator: Locator) -> Iterator[None]:
 
 
 def read_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
-    """Decode one prediction frame into an (H, W) bool mask, checking its size."""
+    """Decode one prediction frame, checking its size: an (H, W) array whose non-zero
+    pixels are foreground. L and P PNGs come back as decoded (uint8; the metric kernels
+    compare with 0 themselves), every other form as bool."""
     if locator[0] == "rle":
         return _rle_mask(locator, size, pair_frame)
     im = _open_sized(locator, size)
     with _decoding(locator):
         im.load()
+    if im.mode in ("L", "P"):
+        return np.asarray(im)
     return _pixels_nonzero(im)
 
 
