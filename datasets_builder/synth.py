@@ -164,7 +164,7 @@ def _encoded_videos(videos: list[SynthVideo], names: list[str], annotate: bool,
         yield from map(_encode_video, jobs)
         return
     with process_pool(workers) as pool:
-        yield from pool.imap(_encode_video, jobs, chunksize=8)
+        yield from pool.map(_encode_video, jobs, chunksize=8)
 
 
 def _meta_expressions(videos: list[SynthVideo], names: list[str], with_obj: bool) -> dict:

@@ -7,6 +7,7 @@ order, so the output does not depend on the number of workers.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 import os
 from collections.abc import Callable
@@ -146,16 +147,17 @@ def run_units(units: list[Unit], work: Callable[[Unit], list], workers: int | No
             # Largest units first keeps the workers busy to the end.
             order = sorted(range(len(units)), key=lambda i: -_frames(units[i]))
             with process_pool(min(workers, len(units))) as pool:
-                jobs = [(i, work, units[i]) for i in order]
-                for i, result in pool.imap_unordered(_run_indexed, jobs):
-                    results[i] = result
-                    bar.update(_frames(units[i]))
+                futures = {pool.submit(work, units[i]): i for i in order}
+                try:
+                    for fut in cf.as_completed(futures):
+                        i = futures[fut]
+                        results[i] = fut.result()
+                        bar.update(_frames(units[i]))
+                except BaseException:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
     return [r for unit_results in results for r in unit_results]
-
-
-def _run_indexed(job: tuple[int, Callable[[Unit], list], Unit]) -> tuple[int, list]:
-    i, work, unit = job
-    return i, work(unit)
 
 
 def _warm_kernels() -> None:

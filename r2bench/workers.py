@@ -1,19 +1,22 @@
 """Worker processes for the long jobs (scoring, checking, synthesis): one recipe for all.
 
 Workers are forked where the platform allows (they inherit the loaded modules and the
-compiled kernels) and ignore SIGINT: Ctrl-C in a terminal reaches the whole process group,
-and only the parent should react, by leaving the pool, which terminates the workers at
-once instead of waiting for their current task, and reporting one line.
+compiled kernels). Ctrl-C in a terminal sends SIGINT to the whole process group: a worker
+then exits at once and silently (no traceback of its own), and the parent alone reports
+the interruption. SIGINT is held back while the workers start, so that none can be
+interrupted before its handler is in place.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import multiprocessing
-import multiprocessing.pool
 import os
 import signal
 from collections.abc import Iterator
+
+_BLOCKABLE = hasattr(signal, "pthread_sigmask")
 
 
 def default_workers() -> int:
@@ -24,28 +27,27 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-_BLOCKABLE = hasattr(signal, "pthread_sigmask")
+def _exit_on_sigint(signum, frame) -> None:
+    os._exit(128 + signum)
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, _exit_on_sigint)
     if _BLOCKABLE:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @contextlib.contextmanager
-def process_pool(workers: int) -> Iterator[multiprocessing.pool.Pool]:
-    """A pool of ``workers`` processes, terminated when the block is left, however it is.
-
-    SIGINT is blocked while the workers start, so that none can be interrupted before it
-    ignores the signal; the parent receives a Ctrl-C of that moment once the pool exists.
-    """
+def process_pool(workers: int) -> Iterator[cf.ProcessPoolExecutor]:
+    """A pool of ``workers`` processes, all started before it is handed out."""
     ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if _BLOCKABLE else None
-    try:
-        pool = ctx.Pool(workers, initializer=_ignore_sigint)
-    finally:
-        if _BLOCKABLE:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    pool = cf.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
     with pool:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if _BLOCKABLE else None
+        try:
+            # Forked workers start with the first task, with SIGINT blocked as here.
+            pool.submit(int).result()
+        finally:
+            if _BLOCKABLE:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
         yield pool

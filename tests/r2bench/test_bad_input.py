@@ -8,33 +8,19 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from r2data import write_preds, write_r2, write_source
+from r2data import BOXES_EXPS as EXPS
+from r2data import BOXES_SIZE, boxes_preds, write_boxes, write_preds, write_source
+from r2data import boxes_videos as _videos
 
 from r2bench.cli import main
 
-H, W = 12, 16
-
-
-def _videos():
-    a = np.zeros((2, H, W), np.uint8)
-    a[:, 2:6, 3:9] = 1
-    b = np.zeros((2, H, W), np.uint8)
-    b[:, 5:10, 5:12] = 1
-    return {"a": a, "b": b}
-
-
-EXPS = {"a": {"0": ("a box", "1")}, "b": {"0": ("another box", "1")}}
-GOOD = {"positive/a/0": _videos()["a"] == 1, "positive/b/0": _videos()["b"] == 1,
-        "negative/a/0": np.zeros((2, H, W), bool), "negative/b/0": np.zeros((2, H, W), bool)}
+H, W = BOXES_SIZE
+GOOD = boxes_preds()
 
 
 @pytest.fixture()
 def setup(tmp_path):
-    r2 = tmp_path / "r2"
-    write_r2(r2, _videos(), EXPS, {"a": "b", "b": "a"})
-    preds = tmp_path / "preds"
-    write_preds(preds, GOOD)
-    return r2, preds, tmp_path / "results.json"
+    return (*write_boxes(tmp_path), tmp_path / "results.json")
 
 
 def _fails(args, out, *needles):
