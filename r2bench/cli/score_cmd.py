@@ -123,8 +123,8 @@ def score(preds, dataset, split, out, workers, allow_missing, names, quiet):
 @_split
 @_workers
 @click.option("--allow-missing", is_flag=True,
-              help="Accept missing frames (the scorer can take them as empty masks) and "
-                   "report how many.")
+              help="Accept missing frames and report how many, instead of listing each as "
+                   "a problem.")
 @_quiet
 def check(preds, dataset, split, workers, allow_missing, quiet):
     """Validate PREDS without scoring: every pair and frame there, decodable, right size.
