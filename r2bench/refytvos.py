@@ -83,8 +83,8 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
 def read_annotations(paths: list[str | os.PathLike] | tuple[str | os.PathLike, ...],
                      size: tuple[int, int] | None = None) -> np.ndarray:
     """(T, H, W) uint8 object ids from palette PNGs, each checked (and sized, given ``size``)."""
-    frames = []
-    for path in paths:
+    out = None
+    for t, path in enumerate(paths):
         try:
             with Image.open(path) as im:
                 mode, (w, h) = im.mode, im.size
@@ -101,10 +101,12 @@ def read_annotations(paths: list[str | os.PathLike] | tuple[str | os.PathLike, .
             raise DatasetError(path, f"cannot read annotation: {e}") from None
         if arr.ndim != 2:
             raise DatasetError(path, f"annotation mode {mode}: expected a palette PNG")
-        if frames and arr.shape != frames[0].shape:
+        if out is None:
+            out = np.empty((len(paths), *arr.shape), arr.dtype)
+        elif arr.shape != out.shape[1:]:
             raise DatasetError(path, "annotation size differs from the video's first frame")
-        frames.append(arr)
-    return np.stack(frames)
+        out[t] = arr
+    return out
 
 
 def _expect(cond: bool, path: Path, where: str, what: str) -> None:
