@@ -115,15 +115,6 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
-def _entries(folder: str) -> dict[str, os.DirEntry]:
-    """The entries of a folder by name ({} when it is missing); nothing is stat'ed."""
-    try:
-        with os.scandir(folder) as it:
-            return {e.name: e for e in it}
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-
-
 def _names(folder: str) -> set[str]:
     try:
         return set(os.listdir(folder))
@@ -135,80 +126,67 @@ class _LinkChecker:
     """Whether a file of the dataset is a given file, as cheaply as the link mode allows.
 
     A symbolic link whose target is the expected path (what build-dataset writes) needs no
-    more than reading the link; anything else (hard links, copies, other link targets) is
-    compared by ``os.stat`` signature, following links. Targets read are kept, so a
-    negative frame's link is compared with the positive link of the same frame.
+    more than reading the link, one system call; anything else (hard links, copies, other
+    targets) is compared by ``os.stat`` signature, following links. Targets read are
+    kept, so a negative frame's link is compared with the positive link of the same frame.
     """
 
     def __init__(self):
-        self.targets: dict[str, str] = {}
+        self.targets: dict[str, str | None] = {}
 
-    def target(self, entry: os.DirEntry) -> str | None:
-        if not entry.is_symlink():
-            return None
-        if entry.path not in self.targets:
-            self.targets[entry.path] = os.readlink(entry.path)
-        return self.targets[entry.path]
+    def target(self, path: str) -> str | None:
+        """The target of the link at ``path``; None when it is missing or not a link."""
+        if path not in self.targets:
+            try:
+                self.targets[path] = os.readlink(path)
+            except OSError:
+                self.targets[path] = None
+        return self.targets[path]
 
-    def same(self, entry: os.DirEntry, expected: str, expected_target: str | None) -> bool:
-        """``entry`` is the file ``expected`` (whose own link target, if any, is given)."""
-        target = self.target(entry)
+    def same(self, path: str, expected: str, expected_target: str | None = None) -> bool:
+        """``path`` is the file ``expected`` (whose own link target, if any, is given)."""
+        target = self.target(path)
         if target is not None and target in (expected, expected_target):
             return True
-        return _same_file(entry.path, expected)
+        return _same_file(path, expected)
 
 
-def _frame_problem(entry: os.DirEntry | None, path: str, what: str) -> str:
-    reason = (entry is not None and broken_link(entry.path)) or f"missing, or not {what}"
-    return f"{path}: {reason}"
+def _frame_problem(path: str, what: str) -> str:
+    return f"{path}: {broken_link(path) or f'missing, or not {what}'}"
 
 
 def _check_positive_frames(links: _LinkChecker, src: str | None, src_annotated: bool,
-                           pos: str, vid: str, frames: tuple[str, ...],
-                           jpegs: dict[str, os.DirEntry]) -> list[str]:
-    """positive/ frames (``jpegs``) exist and, when the source is at hand, are the source's
-    frames; every source annotation of them is there too. ``src`` and ``pos`` are split
-    folders."""
+                           pos: str, vid: str, frames: tuple[str, ...]) -> list[str]:
+    """positive/ frames exist and, when the source is at hand, are the source's frames;
+    every source annotation of them is there too. ``src`` and ``pos`` are split folders."""
     problems = []
-    src_jpegs = _names(os.path.join(src, "JPEGImages", vid)) if src else set()
+    src_jpegs = _names(f"{src}/JPEGImages/{vid}") if src else set()
     for f in frames:
-        name, path = f"{f}.jpg", os.path.join(pos, "JPEGImages", vid, f"{f}.jpg")
-        entry = jpegs.get(name)
+        path = f"{pos}/JPEGImages/{vid}/{f}.jpg"
         if src:
-            expected = os.path.join(src, "JPEGImages", vid, name)
-            ok = entry is not None and name in src_jpegs and links.same(entry, expected, None)
+            ok = f"{f}.jpg" in src_jpegs and links.same(path, f"{src}/JPEGImages/{vid}/{f}.jpg")
         else:
-            ok = entry is not None and os.path.isfile(path)
+            ok = os.path.isfile(path)
         if not ok:
-            problems.append(_frame_problem(entry, path, "the source frame"))
+            problems.append(_frame_problem(path, "the source frame"))
     if not src or not src_annotated:
         return problems
-    src_anns = _names(os.path.join(src, "Annotations", vid))
-    anns = _entries(os.path.join(pos, "Annotations", vid)) if src_anns else {}
+    src_anns = _names(f"{src}/Annotations/{vid}")
     for f in frames:
-        name = f"{f}.png"
-        if name in src_anns:
-            entry = anns.get(name)
-            if entry is None or not links.same(entry, os.path.join(src, "Annotations", vid,
-                                                                   name), None):
-                problems.append(_frame_problem(entry, os.path.join(pos, "Annotations", vid, name),
-                                               "the source annotation"))
+        path = f"{pos}/Annotations/{vid}/{f}.png"
+        if f"{f}.png" in src_anns and not links.same(path, f"{src}/Annotations/{vid}/{f}.png"):
+            problems.append(_frame_problem(path, "the source annotation"))
     return problems
 
 
-def _check_negative_frames(links: _LinkChecker, neg: str, vid: str, neg_vid: str,
-                           frames: tuple[str, ...],
-                           positives: dict[str, os.DirEntry]) -> list[str]:
-    """negative/VID's frames are positive/pi(VID)'s frames (``positives``)."""
+def _check_negative_frames(links: _LinkChecker, pos: str, neg: str, vid: str, neg_vid: str,
+                           frames: tuple[str, ...]) -> list[str]:
+    """negative/VID's frames are positive/pi(VID)'s frames."""
     problems = []
-    entries = _entries(os.path.join(neg, "JPEGImages", vid))
     for f in frames:
-        name = f"{f}.jpg"
-        entry, pos_entry = entries.get(name), positives.get(name)
-        if entry is None or pos_entry is None or not links.same(
-                entry, pos_entry.path, links.target(pos_entry)):
-            problems.append(_frame_problem(entry, os.path.join(neg, "JPEGImages", vid, name),
-                                           f"frame {f} of {neg_vid}"))
+        path, pos_path = f"{neg}/JPEGImages/{vid}/{f}.jpg", f"{pos}/JPEGImages/{neg_vid}/{f}.jpg"
+        if not links.same(path, pos_path, links.target(pos_path)):
+            problems.append(_frame_problem(path, f"frame {f} of {neg_vid}"))
     return problems
 
 
@@ -233,13 +211,10 @@ def check_files(path: Path, meta: dict, report: VerifyReport) -> list[str]:
     pos, negative = os.fspath(path / "positive" / split), os.fspath(path / "negative" / split)
     src_annotated = src is not None and os.path.isdir(os.path.join(src, "Annotations"))
     links = _LinkChecker()
-    pos_jpegs = {vid: _entries(os.path.join(pos, "JPEGImages", vid)) for vid in videos}
     for vid in videos:
-        problems += _check_positive_frames(links, src, src_annotated, pos, vid, frames[vid],
-                                           pos_jpegs[vid])
+        problems += _check_positive_frames(links, src, src_annotated, pos, vid, frames[vid])
     for vid in videos:
-        problems += _check_negative_frames(links, negative, vid, neg[vid], frames[neg[vid]],
-                                           pos_jpegs[neg[vid]])
+        problems += _check_negative_frames(links, pos, negative, vid, neg[vid], frames[neg[vid]])
         report.files += len(frames[vid]) + len(frames[neg[vid]])
     return problems
 
