@@ -1,4 +1,6 @@
-"""``r2bench build-dataset``: R2-Youtube-VOS from a Ref-Youtube-VOS split (paper §5.1, SPEC §2).
+"""``r2bench build-dataset``: R2-Youtube-VOS from a Ref-Youtube-VOS split.
+
+Paper §5.1; the files: docs/formats.md §2.
 
 Every expression of video v queries v (positive) and pi(v) (negative), where pi is one
 seeded permutation of the videos without fixed points in which every negative pair is
@@ -19,7 +21,6 @@ temporary folder, verified, and renamed into place.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -37,8 +38,9 @@ from datasets_builder.matching import negative_matching
 from datasets_builder.verify import VerifyReport, verify_dataset
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError, InfeasibleError
-from r2bench.fileio import atomic_directory, dumps_json
+from r2bench.fileio import atomic_directory, dumps_json_rows
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json, parse_categories
+from r2bench.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ def _infeasible(src: SourceSplit, c: Constraints, match: np.ndarray) -> Infeasib
     for v in stuck[:_NAMED].tolist():
         n_ok = sum(u != v and not (c.forbid[v] & c.cats[u]) for u in range(len(c.cats)))
         ruled_out = ", ".join(c.namer.names(c.forbid[v])) or "-"
-        named.append(f"{c.videos[v]} (rules out {ruled_out}; {n_ok} compatible videos)")
+        named.append(f"{c.videos[v]} (rules out {ruled_out}; {plural(n_ok, 'compatible video')})")
     more = f" and {len(stuck) - _NAMED} more" if len(stuck) > _NAMED else ""
     return InfeasibleError(src.root.meta_expressions_path,
                            f"no valid shuffle exists: at most {len(match) - len(stuck)} of "
@@ -120,8 +122,10 @@ def plan_negatives(src: SourceSplit, seed: int) -> dict[str, str]:
 
 def check_frames(root: RefYTVOSRoot, meta: VideoMeta) -> None:
     """Every frame the meta lists exists (one listing of the video's folder)."""
-    jpeg_dir = root.root / root.split / "JPEGImages" / meta.video
-    present = set(os.listdir(jpeg_dir)) if jpeg_dir.is_dir() else set()
+    try:
+        present = set(os.listdir(os.path.join(root.root, root.split, "JPEGImages", meta.video)))
+    except (FileNotFoundError, NotADirectoryError):
+        present = set()
     for f in meta.frames:
         if f"{f}.jpg" not in present:
             raise DatasetError(root.jpeg_path(meta.video, f),
@@ -181,25 +185,8 @@ def checks_record(meta: dict) -> dict:
 
 
 def dumps_r2_meta(meta: dict) -> bytes:
-    """JSON with one line per top-level entry's element (a pair, a video, a check).
-
-    As readable as an indented file and written by json's C encoder: an indented dump of
-    100,000 pairs goes through the pure-Python encoder and takes seconds.
-    """
-    enc = json.JSONEncoder(ensure_ascii=False).encode
-
-    def block(value) -> str:
-        if isinstance(value, dict) and value:
-            items = [f"  {enc(k)}: {enc(v)}" for k, v in value.items()]
-        elif isinstance(value, list) and value:
-            items = [f"  {enc(v)}" for v in value]
-        else:
-            return enc(value)
-        open_, close = ("{", "}") if isinstance(value, dict) else ("[", "]")
-        return open_ + "\n" + ",\n".join(items) + "\n " + close
-
-    lines = [f" {enc(k)}: {block(v)}" for k, v in meta.items()]
-    return ("{\n" + ",\n".join(lines) + "\n}\n").encode("utf-8")
+    """r2_meta.json's bytes: one line per pair, per video and per check (`dumps_json_rows`)."""
+    return dumps_json_rows(meta)
 
 
 def plan_r2_meta(src: SourceSplit, seed: int, sizes: Mapping[str, list[int]],
@@ -214,10 +201,16 @@ def plan_r2_meta(src: SourceSplit, seed: int, sizes: Mapping[str, list[int]],
     return meta
 
 
-def linker(mode: str) -> Callable[[Path, Path], None]:
-    """How a file of the source is put in an output: absolute symlink, hard link or copy."""
+def linker(mode: str, resolved: bool = False) -> Callable[[str | Path, str | Path], None]:
+    """``put(source_file, link)``: an absolute symlink, a hard link or a copy. Symlink targets
+    are made absolute unless the caller's sources already are (``resolved``; `_write_roots`
+    resolves the source split once: 80,000 realpath calls cost more than the links), so an
+    output may be moved but its source may not."""
     if mode == "symlink":
-        return lambda src, dst: os.symlink(src.resolve(), dst)
+        return os.symlink if resolved else (
+            lambda src, dst: os.symlink(os.path.realpath(src), dst))
+    if mode == "symlink":
+        return os.symlink
     if mode == "hardlink":
         return os.link
     if mode == "copy":
@@ -246,54 +239,61 @@ def _negative_meta_expressions(meta: dict) -> dict:
 
 
 def _write_roots(tmp: Path, src: SourceSplit, meta: dict, link: str, progress: bool) -> None:
-    put = linker(link)
+    put = linker(link, resolved=True)
     split = src.root.split
     negative_of = meta["negative_of"]
     for label in ("positive", "negative"):
         (tmp / label / "meta_expressions" / split).mkdir(parents=True)
-        (tmp / label / split).mkdir(parents=True)
+        (tmp / label / split / "JPEGImages").mkdir(parents=True)
     positive_exps = tmp / "positive" / "meta_expressions" / split / "meta_expressions.json"
     if meta.get("left_out"):     # the positive root lists the expressions kept, not the source's
         exps = _root_expressions(meta, "positive")
-        positive_exps.write_bytes(dumps_json({"videos": {
+        positive_exps.write_bytes(dumps_json_rows({"videos": {
             vid: {"expressions": exps[vid], "frames": list(v["frames"])}
             for vid, v in meta["videos"].items()}}))
     else:
-        put(src.root.meta_expressions_path, positive_exps)
+        put(os.path.realpath(src.root.meta_expressions_path), os.fspath(positive_exps))
     if src.root.categories_path.is_file():
-        put(src.root.categories_path, tmp / "positive" / split / "meta.json")
+        put(os.path.realpath(src.root.categories_path),
+            os.fspath(tmp / "positive" / split / "meta.json"))
     (tmp / "negative" / "meta_expressions" / split / "meta_expressions.json").write_bytes(
-        dumps_json(_negative_meta_expressions(meta)))
-    (tmp / "negative" / split / "meta.json").write_bytes(dumps_json({"videos": {
+        dumps_json_rows(_negative_meta_expressions(meta)))
+    (tmp / "negative" / split / "meta.json").write_bytes(dumps_json_rows({"videos": {
         vid: {"objects": {o: {"category": c} for o, c in src.objects[neg].items()}}
         for vid, neg in negative_of.items()}}))
-    ann = src.root.root / split / "Annotations"
+    # Plain strings from here: 80,000 links through pathlib cost more than the links.
+    source = os.path.realpath(src.root.root / split)
+    pos, neg = os.fspath(tmp / "positive" / split), os.fspath(tmp / "negative" / split)
+    annotated = os.path.isdir(os.path.join(source, "Annotations"))
+    if annotated:
+        os.mkdir(os.path.join(pos, "Annotations"))
     for vid in tqdm(src.videos, desc="link", unit="video", disable=not progress,
                     file=sys.stderr):
-        _link_video(tmp, src, vid, negative_of[vid], put, ann.is_dir())
+        frames, neg_vid = src.videos[vid].frames, negative_of[vid]
+        jpegs = os.path.join(source, "JPEGImages")
+        link_frames(os.path.join(jpegs, vid), os.path.join(pos, "JPEGImages", vid), frames,
+                     ".jpg", put)
+        link_frames(os.path.join(jpegs, neg_vid), os.path.join(neg, "JPEGImages", vid),
+                     src.videos[neg_vid].frames, ".jpg", put)
+        ann = os.path.join(source, "Annotations", vid)
+        if annotated and os.path.isdir(ann):
+            # Youtube-VOS valid annotates only some frames: link the ones that exist.
+            present = set(os.listdir(ann))
+            link_frames(ann, os.path.join(pos, "Annotations", vid),
+                         [f for f in frames if f"{f}.png" in present], ".png", put)
 
 
-def _link_frames(src_dir: Path, dst_dir: Path, frames, ext: str, put) -> None:
-    dst_dir.mkdir(parents=True)
+def link_frames(src_dir: str | Path, dst_dir: str | Path, frames, ext: str, put,
+                parents: bool = False) -> None:
+    """``dst_dir/FRAME.ext`` -> ``src_dir/FRAME.ext`` for each frame (``ext`` with its dot;
+    ``dst_dir`` is new, and so are its parents with ``parents``)."""
+    if parents:
+        os.makedirs(dst_dir)
+    else:
+        os.mkdir(dst_dir)
     for f in frames:
-        put(src_dir / f"{f}.{ext}", dst_dir / f"{f}.{ext}")
-
-
-def _link_video(tmp: Path, src: SourceSplit, vid: str, neg: str, put, annotated: bool) -> None:
-    """positive/VID <- VID's frames (and annotations); negative/VID <- pi(VID)'s frames."""
-    split = src.root.split
-    source = src.root.root / split
-    pos, negative = tmp / "positive" / split, tmp / "negative" / split
-    _link_frames(source / "JPEGImages" / vid, pos / "JPEGImages" / vid,
-                 src.videos[vid].frames, "jpg", put)
-    _link_frames(source / "JPEGImages" / neg, negative / "JPEGImages" / vid,
-                 src.videos[neg].frames, "jpg", put)
-    ann = source / "Annotations" / vid
-    if annotated and ann.is_dir():
-        # Youtube-VOS valid annotates only some frames: link the ones that exist.
-        present = set(os.listdir(ann))
-        _link_frames(ann, pos / "Annotations" / vid,
-                     [f for f in src.videos[vid].frames if f"{f}.png" in present], "png", put)
+        name = f + ext
+        put(os.path.join(src_dir, name), os.path.join(dst_dir, name))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The unrelatedness constraint of SPEC §2 as one pair of bitmasks per video.
+"""The unrelatedness constraint (docs/formats.md §2) as one pair of bitmasks per video.
 
 ``cats[v]``: the categories of v's objects. ``forbid[v]``: the categories v's negative must
 not contain, i.e. for every expression of v, its target category (every category of v when

@@ -102,7 +102,7 @@ def write_oracle_submission(r2_dir: str | os.PathLike, out: str | os.PathLike,
                             kind: str = "oracle") -> Path:
     """Write submission ``kind`` (one of SUBMISSION_KINDS) for the R2 dataset at ``r2_dir``.
 
-    Layout SPEC §3: ``out/<pair_id>/<FRAME>.png``, L-mode PNGs at the video's size.
+    Layout (docs/formats.md §3): ``out/<pair_id>/<FRAME>.png``, L-mode PNGs at the video's size.
     """
     if kind not in SUBMISSION_KINDS:
         raise ValueError(f"kind must be one of {SUBMISSION_KINDS}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets_builder.build import LINK_MODES, _link_frames, linker
+from datasets_builder.build import LINK_MODES, link_frames, linker
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import RefYTVOSRoot, load_json, parse_meta_expressions
@@ -90,7 +90,8 @@ def _write_split(tmp: Path, src: RefYTVOSRoot, name: str, entries: dict, categor
         for sub, ext in (("JPEGImages", "jpg"), ("Annotations", "png")):
             names = _files(split_dir / sub / vid, ext)
             if names:
-                _link_frames(split_dir / sub / vid, out / sub / vid, names, ext, put)
+                link_frames(split_dir / sub / vid, out / sub / vid, names, f".{ext}", put,
+                            parents=True)
 
 
 def make_holdout(source: str | os.PathLike, split: str, out: str | os.PathLike,

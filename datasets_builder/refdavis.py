@@ -39,7 +39,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from datasets_builder.build import LINK_MODES, _link_frames, linker
+from datasets_builder.build import LINK_MODES, link_frames, linker
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import load_json
@@ -206,14 +206,14 @@ def _write_split(tmp: Path, davis: Path, split: DavisSplit, semantics: Mapping |
     ann_root = davis / "Annotations_unsupervised" / RESOLUTION
     for v, frames in tqdm(split.frames.items(), desc=f"link {split.name}", unit="video",
                           disable=not progress, file=sys.stderr):
-        _link_frames(davis / "JPEGImages" / RESOLUTION / v, out / "JPEGImages" / v, frames,
-                     "jpg", put)
+        link_frames(davis / "JPEGImages" / RESOLUTION / v, out / "JPEGImages" / v, frames,
+                    ".jpg", put, parents=True)
         ann = ann_root / v
         present = set(os.listdir(ann)) if ann.is_dir() else set()
         if not present:
             raise DatasetError(ann, f"no unsupervised annotations for video {v}")
-        _link_frames(ann, out / "Annotations" / v,
-                     [f for f in frames if f"{f}.png" in present], "png", put)
+        link_frames(ann, out / "Annotations" / v,
+                    [f for f in frames if f"{f}.png" in present], ".png", put, parents=True)
 
 
 def convert_davis(davis_root: str | os.PathLike, expressions: str | os.PathLike,

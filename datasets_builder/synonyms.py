@@ -1,4 +1,4 @@
-"""Which object categories an expression names (SPEC §2 "unrelated"), for real expressions.
+"""Which object categories an expression names (docs/formats.md §2, "unrelated").
 
 A category is named when one of its terms appears as whole words, in any case, singular or
 plural: its own name (``tennis_racket`` reads "tennis racket"), a synonym ("man", "woman",

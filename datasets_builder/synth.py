@@ -1,4 +1,4 @@
-"""A synthetic source in exactly the Ref-Youtube-VOS layout (SPEC §1), ``r2bench synth``.
+"""``r2bench synth``: a synthetic source in the Ref-Youtube-VOS layout (docs/formats.md §1).
 
 Videos of 1-4 moving shapes (the categories: circle, square, ...) over a drifting texture,
 with referring expressions that each single out one object (``expressions``). Both splits,
@@ -17,7 +17,6 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from datasets_builder.scene import SHAPES, Scene, sample_scene
 from r2bench.errors import InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import Expression, VideoMeta
+from r2bench.workers import default_workers, process_pool
 
 __all__ = [
     "CATEGORIES",
@@ -163,7 +163,7 @@ def _encoded_videos(videos: list[SynthVideo], names: list[str], annotate: bool,
     if workers <= 1 or len(jobs) < 4 * workers:
         yield from map(_encode_video, jobs)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with process_pool(workers) as pool:
         yield from pool.map(_encode_video, jobs, chunksize=8)
 
 
@@ -183,7 +183,7 @@ def write_source(out: str | os.PathLike, cfg: SynthConfig, overwrite: bool = Fal
     ``workers`` processes render and encode (default: one per CPU); the bytes do not depend
     on it, since every video has its own generator.
     """
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = default_workers() if workers is None else workers
     names = frame_names(cfg.frames)
     splits = {s: sample_split(cfg, s) for s in SPLITS}
     total = sum(len(v) for v in splits.values())

@@ -1,4 +1,4 @@
-"""``r2bench verify-dataset``: re-check an R2 dataset from its files (SPEC §2).
+"""``r2bench verify-dataset``: re-check an R2 dataset from its files (docs/formats.md §2).
 
 Independent of how the dataset was built: the permutation (a bijection without fixed
 points), unrelatedness pair by pair from category *names* (not the builder's bitmasks), the
@@ -18,7 +18,8 @@ from pathlib import Path
 from datasets_builder.synonyms import CategoryNamer
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError
-from r2bench.refytvos import RefYTVOSRoot, load_json
+from r2bench.refytvos import RefYTVOSRoot, broken_link, load_json
+from r2bench.wording import plural
 
 _SHOWN = 3   # problems quoted in an error message
 
@@ -36,15 +37,17 @@ class VerifyReport:
     left_out: int = 0
 
     def summary(self) -> str:
-        state = "OK" if not self.problems else f"{len(self.problems)} problems"
+        state = "OK" if not self.problems else plural(len(self.problems), "problem")
         if self.strategy == "object":
             how = (f"every negative its own video with an edited expression, "
-                   f"{self.left_out} expressions left out (no object word to replace), ")
+                   f"{plural(self.left_out, 'expression')} left out (no object word to "
+                   "replace), ")
         else:
             how = "permutation without fixed points, "
-        return (f"{self.path}: {state}: {self.videos} videos, {self.expressions} expressions "
-                f"({self.expressions} positive + {self.expressions} negative pairs), {how}"
-                f"every negative pair unrelated, {self.files} frame files checked")
+        return (f"{self.path}: {state}: {plural(self.videos, 'video')}, "
+                f"{plural(self.expressions, 'expression')} ({self.expressions} positive + "
+                f"{self.expressions} negative pairs), {how}every negative pair unrelated, "
+                f"{plural(self.files, 'frame file')} checked")
 
 
 def _pair_index(meta: dict) -> dict[tuple[str, str], dict[str, dict]]:
@@ -123,26 +126,85 @@ def _check_root(root: RefYTVOSRoot, expected: dict[str, tuple[tuple[str, ...], d
     return problems
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str) -> bool:
     try:
         return filecmp.cmp(a, b, shallow=True)
     except OSError:
         return False
 
 
-def _check_positive_frames(src: RefYTVOSRoot | None, pos_root: RefYTVOSRoot, vid: str,
-                           frames: tuple[str, ...]) -> list[str]:
+def _names(folder: str) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
+class _LinkChecker:
+    """Whether a file of the dataset is a given file, as cheaply as the link mode allows.
+
+    A symbolic link whose target is the expected path (what build-dataset writes) needs no
+    more than reading the link, one system call; anything else (hard links, copies, other
+    targets) is compared by ``os.stat`` signature, following links. Targets read are
+    kept, so a negative frame's link is compared with the positive link of the same frame.
+    """
+
+    def __init__(self):
+        self.targets: dict[str, str | None] = {}
+
+    def target(self, path: str) -> str | None:
+        """The target of the link at ``path``; None when it is missing or not a link."""
+        if path not in self.targets:
+            try:
+                self.targets[path] = os.readlink(path)
+            except OSError:
+                self.targets[path] = None
+        return self.targets[path]
+
+    def same(self, path: str, expected: str, expected_target: str | None = None) -> bool:
+        """``path`` is the file ``expected`` (whose own link target, if any, is given)."""
+        target = self.target(path)
+        if target is not None and target in (expected, expected_target):
+            return True
+        return _same_file(path, expected)
+
+
+def _frame_problem(path: str, what: str) -> str:
+    return f"{path}: {broken_link(path) or f'missing, or not {what}'}"
+
+
+def _check_positive_frames(links: _LinkChecker, src: str | None, src_annotated: bool,
+                           pos: str, vid: str, frames: tuple[str, ...]) -> list[str]:
     """positive/ frames exist and, when the source is at hand, are the source's frames;
-    every source annotation of them is there too."""
+    every source annotation of them is there too. ``src`` and ``pos`` are split folders."""
+    problems = []
+    src_jpegs = _names(f"{src}/JPEGImages/{vid}") if src else set()
+    for f in frames:
+        path = f"{pos}/JPEGImages/{vid}/{f}.jpg"
+        if src:
+            ok = f"{f}.jpg" in src_jpegs and links.same(path, f"{src}/JPEGImages/{vid}/{f}.jpg")
+        else:
+            ok = os.path.isfile(path)
+        if not ok:
+            problems.append(_frame_problem(path, "the source frame"))
+    if not src or not src_annotated:
+        return problems
+    src_anns = _names(f"{src}/Annotations/{vid}")
+    for f in frames:
+        path = f"{pos}/Annotations/{vid}/{f}.png"
+        if f"{f}.png" in src_anns and not links.same(path, f"{src}/Annotations/{vid}/{f}.png"):
+            problems.append(_frame_problem(path, "the source annotation"))
+    return problems
+
+
+def _check_negative_frames(links: _LinkChecker, pos: str, neg: str, vid: str, neg_vid: str,
+                           frames: tuple[str, ...]) -> list[str]:
+    """negative/VID's frames are positive/pi(VID)'s frames."""
     problems = []
     for f in frames:
-        p = pos_root.jpeg_path(vid, f)
-        if not p.is_file() or (src and not _same_file(p, src.jpeg_path(vid, f))):
-            problems.append(f"{p}: missing, or not the source frame")
-        if src and src.annotation_path(vid, f).is_file() and not _same_file(
-                pos_root.annotation_path(vid, f), src.annotation_path(vid, f)):
-            problems.append(f"{pos_root.annotation_path(vid, f)}: missing, or not the source "
-                            f"annotation")
+        path, pos_path = f"{neg}/JPEGImages/{vid}/{f}.jpg", f"{pos}/JPEGImages/{neg_vid}/{f}.jpg"
+        if not links.same(path, pos_path, links.target(pos_path)):
+            problems.append(_frame_problem(path, f"frame {f} of {neg_vid}"))
     return problems
 
 
@@ -161,14 +223,17 @@ def check_files(path: Path, meta: dict, report: VerifyReport) -> list[str]:
                             "negative")
     if neg_root.has_annotations:
         problems.append(f"{neg_root.root / split / 'Annotations'}: negatives have no ground truth")
-    source = Path(meta["source"])   # checked against when it is still in place
-    src = RefYTVOSRoot(source, split) if source.is_dir() else None
+    # Checked against the source when it is still in place. Plain strings from here:
+    # pathlib objects for 100,000 frames cost more than the checks.
+    src = os.path.join(meta["source"], split)
+    src = src if os.path.isdir(src) else None
+    pos, negative = os.fspath(path / "positive" / split), os.fspath(path / "negative" / split)
+    src_annotated = src is not None and os.path.isdir(os.path.join(src, "Annotations"))
+    links = _LinkChecker()
     for vid in videos:
-        problems += _check_positive_frames(src, pos_root, vid, frames[vid])
-        for f in frames[neg[vid]]:
-            n = neg_root.jpeg_path(vid, f)
-            if not _same_file(n, pos_root.jpeg_path(neg[vid], f)):
-                problems.append(f"{n}: missing, or not frame {f} of {neg[vid]}")
+        problems += _check_positive_frames(links, src, src_annotated, pos, vid, frames[vid])
+    for vid in videos:
+        problems += _check_negative_frames(links, pos, negative, vid, neg[vid], frames[neg[vid]])
         report.files += len(frames[vid]) + len(frames[neg[vid]])
     return problems
 
@@ -204,5 +269,5 @@ def verify_dataset(path: str | os.PathLike) -> VerifyReport:
         shown = "; ".join(report.problems[:_SHOWN])
         extra = len(report.problems) - _SHOWN
         more = f" (and {extra} more)" if extra > 0 else ""
-        raise DatasetError(path, f"{len(report.problems)} problems: {shown}{more}")
+        raise DatasetError(path, f"{plural(len(report.problems), 'problem')}: {shown}{more}")
     return report

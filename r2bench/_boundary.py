@@ -10,7 +10,9 @@ boundary point is matched when some row ``y + dy`` (``|dy| <= r``) holds a point
 other mask within the half-width ``floor(sqrt(r^2 - dy^2))``. One pass over the pixels,
 then work proportional to the boundary length times the radius.
 
-Arrays are C-contiguous uint8 (T, H, W) holding 0 and 1 only (`r2bench.metrics` converts).
+Masks are C-contiguous (T, H, W) arrays of any integer dtype (a bool stack is passed viewed
+as uint8), non-zero = foreground, read as they are: numba compiles one specialisation per
+pair of dtypes, so no converted copy of a mask is ever made.
 """
 
 from __future__ import annotations
@@ -56,67 +58,102 @@ def _append_row(words, cols, n):
 def _boundary_row(cur, nxt, out, w):
     """seg2bmap of a row that has a row below: a pixel differs from right, down or diagonal.
 
-    Kept as a plain store loop so that LLVM vectorises it (a reduction in the same loop
-    stops that).
+    Writes 0/1 bytes. Kept as a plain store loop so that LLVM vectorises it (a reduction in
+    the same loop stops that).
     """
     for x in range(w - 1):
-        a = cur[x]
-        out[x] = (a ^ cur[x + 1]) | (a ^ nxt[x]) | (a ^ nxt[x + 1])
-    out[w - 1] = cur[w - 1] ^ nxt[w - 1]  # the last column compares only downwards
+        a = cur[x] != 0
+        out[x] = (a != (cur[x + 1] != 0)) | (a != (nxt[x] != 0)) | (a != (nxt[x + 1] != 0))
+    out[w - 1] = (cur[w - 1] != 0) != (nxt[w - 1] != 0)  # the last column: downwards only
 
 
 @njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _boundary_last_row(cur, out, w):
     """seg2bmap of the last row: compare to the right only; its last pixel is never boundary."""
     for x in range(w - 1):
-        out[x] = cur[x] ^ cur[x + 1]
+        out[x] = (cur[x] != 0) != (cur[x + 1] != 0)
     out[w - 1] = 0
+
+
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_LANE_ONES = np.uint64(0x0101010101010101)
+_LANE_PAIRS = np.uint64(0x00FF00FF00FF00FF)
 
 
 @njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _byte_sum(acc):
     """Sum of the eight bytes of a uint64 (each byte at most 255)."""
-    pairs = (acc & np.uint64(0x00FF00FF00FF00FF)) + ((acc >> np.uint64(8))
-                                                    & np.uint64(0x00FF00FF00FF00FF))
+    pairs = (acc & _LANE_PAIRS) + ((acc >> np.uint64(8)) & _LANE_PAIRS)
     return (pairs * np.uint64(0x0001000100010001)) >> np.uint64(48)
+
+
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _lane_counts(gw, pw):
+    """Non-zero bytes of ``gw``, of ``pw`` and of both, for at most 255 words each.
+
+    Each word's bytes become 0/1 lanes (``((b & 0x7F) + 0x7F) | b`` has its top bit set
+    exactly when b != 0, and no carry crosses a byte); adding words then adds the lanes
+    without carries while a lane stays under 256, so the loop is plain vectorisable adds
+    and the lanes are folded once at the end. Indexing from 0 lets LLVM drop the
+    negative-index checks that otherwise stop it vectorising.
+    """
+    acc_g = np.uint64(0)
+    acc_p = np.uint64(0)
+    acc_and = np.uint64(0)
+    seven = np.uint64(7)
+    for k in range(gw.shape[0]):
+        g = gw[k]
+        p = pw[k]
+        g = ((((g & _LOW7) + _LOW7) | g) >> seven) & _LANE_ONES
+        p = ((((p & _LOW7) + _LOW7) | p) >> seven) & _LANE_ONES
+        acc_g += g
+        acc_p += p
+        acc_and += g & p
+    return _byte_sum(acc_g), _byte_sum(acc_p), _byte_sum(acc_and)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _byte_frame_counts(gt, pred, cnt_g, cnt_p):
+    """`_frame_counts` of two one-byte (H, W) frames with W a multiple of 8: words of eight
+    pixels, in blocks of 255 words (`_lane_counts`)."""
+    h, w = gt.shape
+    per_row = w // 8
+    inter = 0
+    for y in range(h):
+        gw = gt[y].view(np.uint64)
+        pw = pred[y].view(np.uint64)
+        n_g = 0
+        n_p = 0
+        for start in range(0, per_row, 255):
+            stop = min(start + 255, per_row)
+            a, b, both = _lane_counts(gw[start:stop], pw[start:stop])
+            n_g += a
+            n_p += b
+            inter += both
+        cnt_g[y] = n_g
+        cnt_p[y] = n_p
+    return inter
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _frame_counts(gt, pred, cnt_g, cnt_p):
-    """Per-row foreground counts of two 0/1 (H, W) frames; returns (intersection, union)."""
+    """Per-row foreground counts of two (H, W) frames; returns (intersection, union)."""
     h, w = gt.shape
-    inter = 0
-    if w % 8 == 0:
-        # Eight 0/1 bytes per word: adding words adds the bytes lane by lane, without
-        # carries while a lane stays under 256, so blocks of 255 words are summed by plain
-        # (vectorisable) adds and the lanes are folded once per block.
-        gw = gt.ravel().view(np.uint64)
-        pw = pred.ravel().view(np.uint64)
-        per_row = w // 8
-        for y in range(h):
-            n_g = 0
-            n_p = 0
-            for start in range(y * per_row, (y + 1) * per_row, 255):
-                acc_g = np.uint64(0)
-                acc_p = np.uint64(0)
-                acc_and = np.uint64(0)
-                for k in range(start, min(start + 255, (y + 1) * per_row)):
-                    acc_g += gw[k]
-                    acc_p += pw[k]
-                    acc_and += gw[k] & pw[k]
-                n_g += _byte_sum(acc_g)
-                n_p += _byte_sum(acc_p)
-                inter += _byte_sum(acc_and)
-            cnt_g[y] = n_g
-            cnt_p[y] = n_p
+    if gt.itemsize == 1 and pred.itemsize == 1 and w % 8 == 0:
+        inter = _byte_frame_counts(gt, pred, cnt_g, cnt_p)
     else:
+        inter = 0
         for y in range(h):
+            row_g = gt[y]
+            row_p = pred[y]
             n_g = 0
             n_p = 0
             for x in range(w):
-                n_g += gt[y, x]
-                n_p += pred[y, x]
-                inter += gt[y, x] & pred[y, x]
+                g = row_g[x] != 0
+                p = row_p[x] != 0
+                n_g += g
+                n_p += p
+                inter += g & p
             cnt_g[y] = n_g
             cnt_p[y] = n_p
     return inter, cnt_g.sum() + cnt_p.sum() - inter
@@ -229,7 +266,7 @@ def _f_from_counts(n_fg, n_gt, fg_match, gt_match):
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _frame_jf(gt, pred, widths, want_f, s):
-    """J and F of one 0/1 (H, W) frame pair.
+    """J and F of one (H, W) frame pair.
 
     A first pass counts the foreground of every row (which gives J); the boundary pass then
     skips the rows that cannot hold a boundary (both rows empty or both full). ``s`` holds
@@ -267,7 +304,7 @@ def _frame_jf(gt, pred, widths, want_f, s):
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def jf_kernel(gt, pred, widths, want_f):
-    """Per-frame J, F and predicted area of 0/1 uint8 (T, H, W) stacks.
+    """Per-frame J, F and predicted area of two (T, H, W) integer stacks (non-zero = fg).
 
     Returns float64 (T,) J, float64 (T,) F and int64 (T,) foreground pixels of ``pred``.
     ``widths`` encodes the dilation disk (see `_count_matched`); without ``want_f`` F is
@@ -297,7 +334,7 @@ def jf_kernel(gt, pred, widths, want_f):
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def foreground_count(masks):
-    """Number of non-zero pixels of a uint8 array of any shape (flattened)."""
+    """Number of non-zero pixels of an integer array of any shape (flattened)."""
     flat = masks.ravel()
     n = 0
     for i in range(flat.shape[0]):

@@ -2,11 +2,11 @@
 
 Two kinds of `--dataset`:
 
-- an R2 dataset folder (has ``r2_meta.json``, SPEC §2): positive and negative pairs, with
-  pair ids ``positive/VID/EXP_ID`` and ``negative/VID/EXP_ID``; ground truth, when the
-  source had it, under ``positive/<split>/Annotations``;
-- a plain Ref-Youtube-VOS / Ref-DAVIS layout root with ``--split`` (SPEC §1): positive
-  pairs only, pair ids ``VID/EXP_ID``, scored for J and F.
+- an R2 dataset folder (with ``r2_meta.json``, docs/formats.md §2): positive and negative
+  pairs, with pair ids ``positive/VID/EXP_ID`` and ``negative/VID/EXP_ID``; ground truth,
+  when the source had it, under ``positive/<split>/Annotations``;
+- a plain Ref-Youtube-VOS / Ref-DAVIS layout root with ``--split`` (docs/formats.md §1):
+  positive pairs only, pair ids ``VID/EXP_ID``, scored for J and F.
 """
 
 from __future__ import annotations

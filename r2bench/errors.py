@@ -12,7 +12,7 @@ import os
 class R2BenchError(Exception):
     """A problem the user can fix, with the file it concerns.
 
-    ``exit_code`` follows SPEC §7: 2 for bad usage or input, 1 for anything else.
+    ``exit_code``: 2 for bad usage or input, 1 for anything else.
     """
 
     exit_code = 2

@@ -1,4 +1,4 @@
-"""J (region similarity), F (contour accuracy) and R (robustness), SPEC §4.
+"""J (region similarity), F (contour accuracy) and R (robustness): the README's Metrics.
 
 J and F equal the DAVIS 2017 evaluation (``db_eval_iou`` and ``db_eval_boundary`` in
 davisvideochallenge/davis2017-evaluation) to 1e-6 on every frame, edge cases included:
@@ -10,7 +10,8 @@ davisvideochallenge/davis2017-evaluation) to 1e-6 on every frame, edge cases inc
   the digital disk ``dx^2 + dy^2 <= r^2``, and the upstream precision/recall rules when one
   side has no boundary (both empty: F = 1; one empty: F = 0).
 
-Shapes: masks are (H, W) or (T, H, W); any dtype, non-zero = foreground. Results are
+Shapes: masks are (H, W) or (T, H, W); any dtype, non-zero = foreground (bool and integer
+masks are read as they are, without a converted copy). Results are
 float64 (T,) with T = 1 for a single (H, W) frame. The work runs in compiled kernels over
 the whole stack (`r2bench._boundary`); there is no Python loop over frames or pixels.
 
@@ -24,31 +25,46 @@ import math
 
 import numpy as np
 
-from r2bench import _boundary
-
 DEFAULT_BOUND_TH = 0.008
 
 
-def _as_stack(mask: np.ndarray, name: str) -> np.ndarray:
-    """(H, W) or (T, H, W), any dtype -> C-contiguous 0/1 uint8 (T, H, W).
+def _kernels():
+    """The compiled kernels, imported on first use: numba takes a third of a second to
+    import, which commands that never compute a metric (``check``) need not pay."""
+    from r2bench import _boundary
 
-    A bool array is viewed, not copied; anything else is compared with 0 once.
+    return _boundary
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    """(2, 720, 1280) -> '2x720x1280', as sizes are written (HxW)."""
+    return "x".join(map(str, shape)) or "a scalar"
+
+
+def _as_stack(mask: np.ndarray, name: str) -> np.ndarray:
+    """(H, W) or (T, H, W) -> C-contiguous (T, H, W) that the kernels read as it is.
+
+    Bool and integer masks are only viewed (a bool stack as uint8), never converted: the
+    kernels compare with 0 themselves. Other dtypes (float) are compared with 0 once.
     """
     a = np.asarray(mask)
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3 or 0 in a.shape:
-        raise ValueError(f"{name}: expected a non-empty (H, W) or (T, H, W) array, got {a.shape}")
-    if a.dtype != np.bool_:
+        raise ValueError(f"{name}: expected a non-empty HxW or TxHxW array, got "
+                         f"{_dims(np.shape(mask))}")
+    if a.dtype.kind not in "biu":
         a = a != 0
-    return np.ascontiguousarray(a).view(np.uint8)
+    a = np.ascontiguousarray(a)
+    return a.view(np.uint8) if a.dtype == np.bool_ else a
 
 
 def _pair(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     g = _as_stack(gt, "gt")
     p = _as_stack(pred, "pred")
     if g.shape != p.shape:
-        raise ValueError(f"gt and pred shapes differ: {g.shape} vs {p.shape}")
+        raise ValueError(f"gt is {_dims(g.shape)} but pred {_dims(p.shape)} (TxHxW): the sizes "
+                         "must match")
     return g, p
 
 
@@ -81,7 +97,17 @@ def jf_per_frame(gt: np.ndarray, pred: np.ndarray, bound_th: float = DEFAULT_BOU
     """
     g, p = _pair(gt, pred)
     widths = disk_half_widths(boundary_radius(g.shape[1], g.shape[2], bound_th))
-    return _boundary.jf_kernel(g, p, widths, want_f)
+    return _kernels().jf_kernel(g, p, widths, want_f)
+
+
+def jf(gt: np.ndarray, pred: np.ndarray,
+       bound_th: float = DEFAULT_BOUND_TH) -> tuple[np.ndarray, np.ndarray]:
+    """J and F per frame, float64 (T,) each, in one pass over the masks.
+
+    The same values as `region_similarity` and `contour_accuracy`, for half the reading.
+    """
+    j, f, _ = jf_per_frame(gt, pred, bound_th)
+    return j, f
 
 
 def region_similarity(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -98,8 +124,9 @@ def contour_accuracy(gt: np.ndarray, pred: np.ndarray,
 def foreground_area(mask: np.ndarray) -> int:
     """Number of foreground (non-zero) pixels of a mask or a stack of masks."""
     a = np.asarray(mask)
-    if a.dtype == np.bool_ or a.dtype == np.uint8:
-        return int(_boundary.foreground_count(np.ascontiguousarray(a).view(np.uint8)))
+    if a.dtype.kind in "biu" and a.size:
+        a = np.ascontiguousarray(a)
+        return int(_kernels().foreground_count(a.view(np.uint8) if a.dtype == np.bool_ else a))
     return int(np.count_nonzero(a))
 
 

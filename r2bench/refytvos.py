@@ -1,4 +1,4 @@
-"""The Ref-Youtube-VOS layout (SPEC §1): read and validate a source root.
+"""The Ref-Youtube-VOS layout (docs/formats.md §1): read and validate a source root.
 
     ROOT/meta_expressions/<split>/meta_expressions.json
     ROOT/<split>/JPEGImages/VID/FRAME.jpg
@@ -41,11 +41,24 @@ class VideoMeta:
     expressions: dict[str, Expression] = field(default_factory=dict)
 
 
+def broken_link(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be read when it is a link whose target is gone, else None.
+
+    An R2 dataset links to its source's frames by absolute path: moving or deleting the
+    source leaves every link dangling.
+    """
+    if not os.path.islink(path) or os.path.exists(path):
+        return None
+    return (f"a link to {os.readlink(path)}, which no longer exists: the source was moved "
+            "or deleted; rebuild the R2 dataset (r2bench build-dataset), or build it with "
+            "--link copy to make it independent of the source")
+
+
 def load_json(path: str | os.PathLike, what: str) -> Any:
     """Read a JSON file, turning every failure into a one-line DatasetError."""
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(path, f"missing ({what})")
+        raise DatasetError(path, broken_link(path) or f"missing ({what})")
     try:
         with open(path, "rb") as f:
             return json.loads(f.read())
@@ -58,16 +71,20 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             w, h = im.size
-    except (OSError, UnidentifiedImageError) as e:
-        raise DatasetError(path, f"cannot read image header: {e}") from None
+    except UnidentifiedImageError:
+        raise DatasetError(path, "cannot read image header: not an image Pillow reads") \
+            from None
+    except OSError as e:
+        raise DatasetError(path, broken_link(path) or f"cannot read image header: "
+                                                      f"{e.strerror or e}") from None
     return h, w
 
 
 def read_annotations(paths: list[str | os.PathLike] | tuple[str | os.PathLike, ...],
                      size: tuple[int, int] | None = None) -> np.ndarray:
     """(T, H, W) uint8 object ids from palette PNGs, each checked (and sized, given ``size``)."""
-    frames = []
-    for path in paths:
+    out = None
+    for t, path in enumerate(paths):
         try:
             with Image.open(path) as im:
                 mode, (w, h) = im.mode, im.size
@@ -76,15 +93,20 @@ def read_annotations(paths: list[str | os.PathLike] | tuple[str | os.PathLike, .
                                              f"{size[0]}x{size[1]}")
                 arr = np.asarray(im)
         except FileNotFoundError:
-            raise DatasetError(path, "missing ground-truth annotation") from None
+            raise DatasetError(path, broken_link(path) or "missing ground-truth annotation") \
+                from None
+        except UnidentifiedImageError:
+            raise DatasetError(path, "cannot read annotation: not a PNG") from None
         except (OSError, SyntaxError, ValueError) as e:
             raise DatasetError(path, f"cannot read annotation: {e}") from None
         if arr.ndim != 2:
             raise DatasetError(path, f"annotation mode {mode}: expected a palette PNG")
-        if frames and arr.shape != frames[0].shape:
+        if out is None:
+            out = np.empty((len(paths), *arr.shape), arr.dtype)
+        elif arr.shape != out.shape[1:]:
             raise DatasetError(path, "annotation size differs from the video's first frame")
-        frames.append(arr)
-    return np.stack(frames)
+        out[t] = arr
+    return out
 
 
 def _expect(cond: bool, path: Path, where: str, what: str) -> None:
@@ -108,16 +130,22 @@ def parse_meta_expressions(data: Any, path: Path) -> dict[str, VideoMeta]:
         exps = v.get("expressions", {})
         _expect(isinstance(exps, dict), path, f"videos.{vid}.expressions", "an object")
         parsed: dict[str, Expression] = {}
-        for eid, e in exps.items():
-            where = f"videos.{vid}.expressions.{eid}"
-            _expect(isinstance(e, dict) and isinstance(e.get("exp"), str), path, where,
-                    'an object with an "exp" string')
-            obj = e.get("obj_id")
-            _expect(obj is None or isinstance(obj, (str, int)), path, where + ".obj_id",
-                    "a string")
-            parsed[str(eid)] = Expression(str(eid), e["exp"], None if obj is None else str(obj))
-        videos[str(vid)] = VideoMeta(str(vid), tuple(frames), parsed)
+        for eid, e in exps.items():  # JSON keys are strings already
+            # Checked without building the message first: 100,000 expressions are common.
+            text = e.get("exp") if isinstance(e, dict) else None
+            obj = e.get("obj_id") if isinstance(e, dict) else None
+            if not isinstance(text, str) or not (obj is None or isinstance(obj, (str, int))):
+                _expression_error(e, path, f"videos.{vid}.expressions.{eid}")
+            parsed[eid] = Expression(eid, text, obj if obj is None or type(obj) is str
+                                     else str(obj))
+        videos[vid] = VideoMeta(vid, tuple(frames), parsed)
     return videos
+
+
+def _expression_error(e: Any, path: Path, where: str) -> None:
+    _expect(isinstance(e, dict) and isinstance(e.get("exp"), str), path, where,
+            'an object with an "exp" string')
+    _expect(False, path, where + ".obj_id", "a string")
 
 
 def parse_categories(data: Any, path: Path) -> dict[str, dict[str, str]]:
@@ -158,8 +186,21 @@ class RefYTVOSRoot:
     def has_annotations(self) -> bool:
         return (self.root / self.split / "Annotations").is_dir()
 
+    def splits(self) -> list[str]:
+        """The splits this root has a meta_expressions.json for, sorted."""
+        folder = self.root / "meta_expressions"
+        if not folder.is_dir():
+            return []
+        return sorted(d.name for d in folder.iterdir()
+                      if (d / "meta_expressions.json").is_file())
+
     def load_videos(self) -> dict[str, VideoMeta]:
         path = self.meta_expressions_path
+        if not path.exists() and not os.path.islink(path):
+            found = self.splits()
+            there = (f"the splits here are {', '.join(found)}" if found else
+                     "no split has one: not a Ref-Youtube-VOS layout root?")
+            raise DatasetError(path, f"missing: no split {self.split!r} ({there})")
         return parse_meta_expressions(load_json(path, "Ref-Youtube-VOS meta_expressions.json"),
                                       path)
 

@@ -11,7 +11,7 @@ def fmt_percent(value: float | None) -> str:
 
 
 def format_summary_table(rows: list[tuple[str, dict]]) -> str:
-    """A fixed-width table, one line per (name, results) with the SPEC §5 summary values."""
+    """A fixed-width table, one line per (name, results) with the results' summary values."""
     names = [name for name, _ in rows]
     width = max([len("submission"), *map(len, names)])
     head = f"{'submission':<{width}}  " + "  ".join(f"{title:>6}" for title, _ in COLUMNS)

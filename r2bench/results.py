@@ -1,6 +1,6 @@
-"""The results record (SPEC §5): per-pair values, the summary, and writing them.
+"""The results record (docs/formats.md §4): per-pair values, the summary, and writing them.
 
-Summary rules (SPEC §4): a positive pair's J and F are means over its frames; the summary
+Summary rules (README, Metrics): a positive pair's J and F are means over its frames; the summary
 J and F are means over positive pairs; J&F = (J + F) / 2; R = 1 - negative area / positive
 area (paper §5.1); J&F&R = (J + F + R) / 3. A value that cannot be computed is null, and
 ``warnings`` says why.
@@ -17,6 +17,7 @@ from r2bench.fileio import atomic_write_json
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.refytvos import RefYTVOSRoot
 from r2bench.submission import Submission
+from r2bench.wording import plural
 
 RESULTS_FORMAT = "r2bench/results"
 
@@ -52,7 +53,7 @@ def joint_scores(j: float | None, f: float | None, r: float | None
 
 def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
               n_missing: int, bound_th: float, version: str) -> dict:
-    """Accumulate pair results into the SPEC §5 record."""
+    """Accumulate pair results into the results record."""
     pos = [p for p in pairs if p.label == "positive"]
     neg = [p for p in pairs if p.label == "negative"]
     warnings = []
@@ -71,7 +72,8 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
                             "positive pairs, so the negative area has nothing to be "
                             "measured against")
     if n_missing:
-        warnings.append(f"{n_missing} missing frames scored as empty masks (--allow-missing)")
+        warnings.append(f"{plural(n_missing, 'missing frame')} scored as empty masks "
+                        "(--allow-missing)")
     jf, jfr = joint_scores(j, f, r)
     summary = {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr,
                "n_positive": len(pos), "n_negative": len(neg),

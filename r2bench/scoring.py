@@ -1,4 +1,4 @@
-"""Scoring a submission: evaluate per pair, accumulate, summarise (SPEC §3-§5).
+"""Scoring a submission: evaluate per pair, accumulate, summarise (docs/formats.md §3-§4).
 
 Work is cut into units of one video and one label (all expressions of a video share its
 decoded ground truth) and spread over worker processes; results are put back in dataset
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import multiprocessing
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ from tqdm import tqdm
 from r2bench import __version__
 from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
 from r2bench.davis_stats import db_statistics
+from r2bench.errors import SubmissionError
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.refytvos import read_annotations
 from r2bench.results import PairResult, summarise
@@ -26,10 +27,12 @@ from r2bench.submission import (
     Locator,
     Submission,
     check_complete,
+    completeness_problems,
     open_submission,
     read_area,
-    read_mask,
+    read_mask_values,
 )
+from r2bench.workers import default_workers, process_pool
 
 log = logging.getLogger(__name__)
 
@@ -46,28 +49,42 @@ class Unit:
     locators: tuple[tuple[Locator | None, ...], ...]
     gt: tuple[str, ...] | None
     bound_th: float
-    decode_only: bool = False
 
 
-def _pred_stack(pair: PairSpec, locators: tuple[Locator | None, ...]) -> np.ndarray:
-    masks = np.zeros((len(pair.frames), *pair.size), dtype=bool)
+def _pred_stack(pair: PairSpec, locators: tuple[Locator | None, ...],
+                problems: list[SubmissionError] | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """(T, H, W) uint8, non-zero = foreground; a missing frame is empty. With ``problems``,
+    a frame that cannot be read is added there (and left empty) instead of raising.
+    ``out`` is reused when given (the pairs of a video share one buffer: fresh 20-frame HD
+    stacks cost more in page faults than in decoding)."""
+    masks = np.empty((len(pair.frames), *pair.size), np.uint8) if out is None else out
     for t, (frame, loc) in enumerate(zip(pair.frames, locators)):
-        if loc is not None:
-            masks[t] = read_mask(loc, pair.size, f"{pair.pair_id}/{frame}")
+        try:
+            if loc is None:
+                masks[t] = 0
+            else:
+                masks[t] = read_mask_values(loc, pair.size, f"{pair.pair_id}/{frame}")
+        except SubmissionError as e:
+            if problems is None:
+                raise
+            problems.append(e)
+            masks[t] = 0
     return masks
 
 
 def _score_pair(pair: PairSpec, locators: tuple[Locator | None, ...],
-                gt_ids: np.ndarray | None, bound_th: float, decode_only: bool) -> PairResult:
+                gt_ids: np.ndarray | None, bound_th: float,
+                buffers: tuple[np.ndarray, np.ndarray] | None = None) -> PairResult:
+    """``buffers``: (T, H, W) uint8 and bool scratch for the prediction and the target."""
     missing = sum(loc is None for loc in locators)
-    if pair.label == "negative" or (gt_ids is None and not decode_only):
+    if pair.label == "negative" or gt_ids is None:
         area = sum(read_area(loc, pair.size, f"{pair.pair_id}/{f}")
                    for f, loc in zip(pair.frames, locators) if loc is not None)
         return PairResult(pair.pair_id, pair.label, None, None, area, len(pair.frames), missing)
-    pred = _pred_stack(pair, locators)
-    if decode_only:
-        return PairResult(pair.pair_id, pair.label, None, None, 0, len(pair.frames), missing)
-    gt = gt_ids == np.uint8(int(pair.obj_id))  # (T, H, W) bool
+    pred_buf, gt_buf = buffers if buffers is not None else (None, None)
+    pred = _pred_stack(pair, locators, out=pred_buf)
+    gt = np.equal(gt_ids, np.uint8(int(pair.obj_id)), out=gt_buf)  # (T, H, W) bool
     j, f, area = jf_per_frame(gt, pred, bound_th)
     _, j_recall, j_decay = db_statistics(j)
     _, f_recall, f_decay = db_statistics(f)
@@ -78,15 +95,36 @@ def _score_pair(pair: PairSpec, locators: tuple[Locator | None, ...],
 
 def score_unit(unit: Unit) -> list[PairResult]:
     """Score every pair of one unit (runs in a worker process)."""
-    gt_ids = None
-    if unit.gt is not None and not unit.decode_only:
-        gt_ids = read_annotations(unit.gt, unit.pairs[0].size)
-    return [_score_pair(p, locs, gt_ids, unit.bound_th, unit.decode_only)
+    if unit.gt is None:
+        return [_score_pair(p, locs, None, unit.bound_th)
+                for p, locs in zip(unit.pairs, unit.locators)]
+    gt_ids = read_annotations(unit.gt, unit.pairs[0].size)   # (T, H, W) object ids
+    buffers = (np.empty(gt_ids.shape, np.uint8), np.empty(gt_ids.shape, bool))
+    return [_score_pair(p, locs, gt_ids, unit.bound_th, buffers)
             for p, locs in zip(unit.pairs, unit.locators)]
 
 
-def make_units(dataset: EvalDataset, sub: Submission, bound_th: float,
-               decode_only: bool = False) -> list[Unit]:
+def check_unit(unit: Unit) -> list[SubmissionError]:
+    """Decode and size-check every frame of one unit; every problem found.
+
+    Frames are read exactly as the scorer reads them: decoded into a stack where J and F
+    are computed, else as far as their foreground area.
+    """
+    problems: list[SubmissionError] = []
+    for pair, locators in zip(unit.pairs, unit.locators):
+        if pair.label == "positive" and unit.gt is not None:
+            _pred_stack(pair, locators, problems)
+            continue
+        for frame, loc in zip(pair.frames, locators):
+            try:
+                if loc is not None:
+                    read_area(loc, pair.size, f"{pair.pair_id}/{frame}")
+            except SubmissionError as e:
+                problems.append(e)
+    return problems
+
+
+def make_units(dataset: EvalDataset, sub: Submission, bound_th: float) -> list[Unit]:
     """Group the dataset's pairs into (label, video) units, in dataset order."""
     groups: dict[tuple[str, str], list[PairSpec]] = {}
     for pair in dataset.pairs:
@@ -98,41 +136,36 @@ def make_units(dataset: EvalDataset, sub: Submission, bound_th: float,
             gt = tuple(os.fspath(dataset.gt_root.annotation_path(video, f))
                        for f in pairs[0].frames)
         locs = tuple(tuple(sub.frames.get((p.pair_id, f)) for f in p.frames) for p in pairs)
-        units.append(Unit(tuple(pairs), locs, gt, bound_th, decode_only))
+        units.append(Unit(tuple(pairs), locs, gt, bound_th))
     return units
 
 
-def default_workers() -> int:
-    """Every core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+def _frames(unit: Unit) -> int:
+    return sum(len(p.frames) for p in unit.pairs)
 
 
-def run_units(units: list[Unit], workers: int | None, progress: bool) -> list[PairResult]:
-    """Score units over a process pool (inline for one worker); results in unit order."""
+def run_units(units: list[Unit], work: Callable[[Unit], list], workers: int | None,
+              progress: bool, desc: str = "scoring") -> list:
+    """``work`` on every unit over a process pool (inline for one worker), with a progress
+    bar in frames; the results in unit order, whatever the worker count."""
     workers = default_workers() if workers is None else workers
-    total = sum(len(p.frames) for u in units for p in u.pairs)
-    results: list[list[PairResult] | None] = [None] * len(units)
-    with tqdm(total=total, unit="frame", disable=not progress, desc="scoring",
+    results: list[list | None] = [None] * len(units)
+    with tqdm(total=sum(map(_frames, units)), unit="frame", disable=not progress, desc=desc,
               dynamic_ncols=True, leave=False) as bar:
         if workers <= 1 or len(units) <= 1:
             for i, unit in enumerate(units):
-                results[i] = score_unit(unit)
-                bar.update(sum(len(p.frames) for p in unit.pairs))
+                results[i] = work(unit)
+                bar.update(_frames(unit))
         else:
             # Largest units first keeps the workers busy to the end.
-            order = sorted(range(len(units)), key=lambda i: -sum(
-                len(p.frames) for p in units[i].pairs))
-            ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = {pool.submit(score_unit, units[i]): i for i in order}
+            order = sorted(range(len(units)), key=lambda i: -_frames(units[i]))
+            with process_pool(min(workers, len(units))) as pool:
+                futures = {pool.submit(work, units[i]): i for i in order}
                 try:
                     for fut in cf.as_completed(futures):
                         i = futures[fut]
                         results[i] = fut.result()
-                        bar.update(sum(len(p.frames) for p in units[i].pairs))
+                        bar.update(_frames(units[i]))
                 except BaseException:
                     for fut in futures:
                         fut.cancel()
@@ -151,25 +184,36 @@ def score_submission(preds: str | os.PathLike, dataset: str | os.PathLike | Eval
                      bound_th: float = DEFAULT_BOUND_TH) -> dict:
     """Score a submission against an R2 dataset (or a Ref-YTVOS root with ``split``).
 
-    Returns the SPEC §5 results dictionary. Raises `DatasetError` / `SubmissionError`.
+    Returns the results record (docs/formats.md §4). Raises `DatasetError` / `SubmissionError`.
     """
     ds = dataset if isinstance(dataset, EvalDataset) else load_eval_dataset(dataset, split)
     sub = open_submission(preds, ds)
     n_missing = check_complete(sub, ds, allow_missing)
     _warm_kernels()
-    pair_results = run_units(make_units(ds, sub, bound_th), workers, progress)
+    pair_results = run_units(make_units(ds, sub, bound_th), score_unit, workers, progress)
     return summarise(ds, sub, pair_results, n_missing, bound_th, __version__)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `check_submission` found: counts, and every problem (empty when it passes)."""
+
+    pairs: int
+    frames: int
+    missing: int
+    problems: tuple[str, ...]
 
 
 def check_submission(preds: str | os.PathLike, dataset: str | os.PathLike | EvalDataset,
                      split: str | None = None, workers: int | None = None,
-                     allow_missing: bool = False, progress: bool = False) -> dict:
+                     allow_missing: bool = False, progress: bool = False) -> CheckReport:
     """Validate a submission without scoring: completeness, and every frame decoded and
-    size-checked. Returns counts: ``{"pairs", "frames", "missing"}``."""
+    size-checked. Unlike scoring, it does not stop at the first problem: every problem is
+    in the report. Raises only when the submission or the dataset cannot be opened."""
     ds = dataset if isinstance(dataset, EvalDataset) else load_eval_dataset(dataset, split)
     sub = open_submission(preds, ds)
-    n_missing = check_complete(sub, ds, allow_missing)
-    results = run_units(make_units(ds, sub, DEFAULT_BOUND_TH, decode_only=True), workers,
-                        progress)
-    return {"pairs": len(results), "frames": sum(r.frames for r in results),
-            "missing": n_missing}
+    problems, n_missing = completeness_problems(sub, ds, allow_missing)
+    problems += run_units(make_units(ds, sub, DEFAULT_BOUND_TH), check_unit, workers,
+                          progress, desc="checking")
+    return CheckReport(len(ds.pairs), sum(len(p.frames) for p in ds.pairs), n_missing,
+                       tuple(map(str, problems)))

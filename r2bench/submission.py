@@ -1,4 +1,4 @@
-"""Reading predictions in every form SPEC §3 accepts.
+"""Reading predictions in every form a submission may take (docs/formats.md §3).
 
 - a PNG tree ``PREDS/<pair_id>/<FRAME>.png``, optionally with the ``Annotations/`` level
   that R-VOS code writes (``PREDS/positive/Annotations/VID/EXP_ID/FRAME.png``);
@@ -23,7 +23,7 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from PIL import Image, UnidentifiedImageError
 
 from r2bench.dataset import EvalDataset
 from r2bench.errors import SubmissionError
+from r2bench.wording import plural
 
 Locator = tuple
 FrameKey = tuple[str, str]  # (pair_id, frame)
@@ -40,15 +41,38 @@ MAX_TOTAL_BYTES = 16 << 30  # a whole expanded zip
 MAX_RATIO = 100  # expanded / compressed, for entries over 1 MiB (PNG barely recompresses)
 
 
+# Image files that are not masks but are easily written in their place.
+NOT_PNG = (".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
 @dataclass(frozen=True)
 class Submission:
-    """Every prediction frame found, by (pair_id, frame), and where it came from."""
+    """Every prediction frame found, by (pair_id, frame), and where it came from.
+
+    ``not_png`` holds the frames found only as another image type (``FRAME.jpg``), for
+    messages: they are not read.
+    """
 
     path: Path
     frames: dict[FrameKey, Locator]
+    not_png: dict[FrameKey, str] = field(default_factory=dict)
 
 
-def _scan_tree(root: Path, prefix: str, out: dict[FrameKey, Locator]) -> None:
+def _frame_file(name: str) -> tuple[str, str] | None:
+    """``("00005", ".png")`` for a frame image name, None for anything else."""
+    stem, ext = os.path.splitext(name)
+    ext = ext.lower()
+    return (stem, ext) if ext == ".png" or ext in NOT_PNG else None
+
+
+def _add_frame(sub: Submission, key: FrameKey, ext: str, locator: Locator) -> None:
+    if ext == ".png":
+        sub.frames[key] = locator
+    else:
+        sub.not_png[key] = describe(locator)
+
+
+def _scan_tree(root: Path, prefix: str, sub: Submission) -> None:
     """Add ``root/VID/EXP_ID/FRAME.png`` as pair ``prefix + VID/EXP_ID``."""
     with os.scandir(root) as videos:
         for v in videos:
@@ -61,8 +85,9 @@ def _scan_tree(root: Path, prefix: str, out: dict[FrameKey, Locator]) -> None:
                     pair = f"{prefix}{v.name}/{e.name}"
                     with os.scandir(e.path) as frames:
                         for f in frames:
-                            if f.name.endswith(".png") and f.is_file():
-                                out[(pair, f.name[:-4])] = ("file", f.path)
+                            named = _frame_file(f.name)
+                            if named and f.is_file():
+                                _add_frame(sub, (pair, named[0]), named[1], ("file", f.path))
 
 
 def _tree_root(folder: Path, videos: set[str]) -> Path:
@@ -85,8 +110,7 @@ def _safe_member(zip_path: Path, info: zipfile.ZipInfo) -> str:
     return name
 
 
-def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str],
-              out: dict[FrameKey, Locator]) -> None:
+def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submission) -> None:
     """Add the PNG entries of a zip as pairs ``label_prefix + VID/EXP_ID``."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
@@ -98,7 +122,7 @@ def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str],
     for info in infos:
         name = _safe_member(zip_path, info)
         total += info.file_size
-        if not info.is_dir() and name.endswith(".png"):
+        if not info.is_dir() and _frame_file(name.rsplit("/", 1)[-1]):
             entries.append(name)
     if total > MAX_TOTAL_BYTES:
         raise SubmissionError(zip_path, f"would expand to {total} bytes, over the "
@@ -111,7 +135,9 @@ def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str],
             parts = parts[1:]
         if len(parts) == 3:
             vid, exp, frame = parts
-            out[(f"{label_prefix}{vid}/{exp}", frame[:-4])] = ("zip", os.fspath(zip_path), name)
+            stem, ext = _frame_file(frame)
+            _add_frame(sub, (f"{label_prefix}{vid}/{exp}", stem), ext,
+                       ("zip", os.fspath(zip_path), name))
 
 
 def _load_rle(path: Path) -> dict[FrameKey, Locator]:
@@ -136,35 +162,47 @@ def _load_rle(path: Path) -> dict[FrameKey, Locator]:
     return out
 
 
+def _label_source(path: Path, label: str) -> Path | None:
+    """``PREDS/<label>/`` or ``PREDS/<label>.zip``; both at once is ambiguous."""
+    folder, zipped = path / label, path / f"{label}.zip"
+    if folder.is_dir() and zipped.is_file():
+        raise SubmissionError(path, f"both {label}/ and {label}.zip are here: which one holds "
+                                    "the predictions is ambiguous; keep one of them")
+    if folder.is_dir():
+        return folder
+    return zipped if zipped.is_file() else None
+
+
 def open_submission(path: str | os.PathLike, dataset: EvalDataset) -> Submission:
     """Find every prediction frame of a submission, in whichever form it comes."""
     path = Path(path)
     videos = {p.pair_id.split("/")[-2] for p in dataset.pairs}
     if path.is_file() and path.suffix == ".json":
         return Submission(path, _load_rle(path))
+    sub = Submission(path, {})
     if path.is_file() and path.suffix == ".zip" and dataset.mode == "rvos":
-        frames: dict[FrameKey, Locator] = {}
-        _scan_zip(path, "", videos, frames)
-        return Submission(path, frames)
+        _scan_zip(path, "", videos, sub)
+        return sub
     if not path.exists():
         raise SubmissionError(path, "predictions not found")
     if not path.is_dir():
         raise SubmissionError(path, "expected a folder, a .zip or an RLE .json file")
-    frames = {}
     if dataset.mode == "rvos":
-        _scan_tree(_tree_root(path, videos), "", frames)
+        _scan_tree(_tree_root(path, videos), "", sub)
     else:
         for label in dataset.labels:
-            folder, zipped = path / label, path / f"{label}.zip"
-            if folder.is_dir():
-                _scan_tree(_tree_root(folder, videos), f"{label}/", frames)
-            elif zipped.is_file():
-                _scan_zip(zipped, f"{label}/", videos, frames)
-    if not frames:
+            source = _label_source(path, label)
+            if source is None:
+                continue
+            if source.suffix == ".zip":
+                _scan_zip(source, f"{label}/", videos, sub)
+            else:
+                _scan_tree(_tree_root(source, videos), f"{label}/", sub)
+    if not sub.frames and not sub.not_png:
         expect = "positive/ and negative/ (folders or .zip)" if dataset.mode == "r2" \
             else "VID/EXP_ID/FRAME.png"
         raise SubmissionError(path, f"no prediction PNGs found (expected {expect})")
-    return Submission(path, frames)
+    return sub
 
 
 def describe(locator: Locator) -> str:
@@ -195,7 +233,11 @@ def _read_png(locator: Locator) -> Image.Image:
         raise SubmissionError(describe(locator), "empty file, not a PNG")
     try:
         return Image.open(io.BytesIO(data), formats=["PNG"])
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except UnidentifiedImageError:
+        # Pillow's own message names its in-memory buffer; the file is named already.
+        kind = "JPEG data" if data.startswith(b"\xff\xd8") else "not PNG data"
+        raise SubmissionError(describe(locator), f"not a readable PNG: {kind}") from None
+    except (OSError, SyntaxError, ValueError) as e:
         raise SubmissionError(describe(locator), f"not a readable PNG: {e}") from None
 
 
@@ -252,12 +294,22 @@ def _decoding(locator: Locator) -> Iterator[None]:
 
 
 def read_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
-    """Decode one prediction frame into an (H, W) bool mask, checking its size."""
+    """Decode one prediction frame, checking its size: (H, W) bool, True = foreground."""
+    mask = read_mask_values(locator, size, pair_frame)
+    return mask if mask.dtype == bool else mask != 0
+
+
+def read_mask_values(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
+    """Like `read_mask`, without the compare pass the scorer does not need: an (H, W) array
+    whose non-zero pixels are foreground. L and P PNGs come back as decoded (uint8; the
+    metric kernels compare with 0 themselves), every other form as bool."""
     if locator[0] == "rle":
         return _rle_mask(locator, size, pair_frame)
     im = _open_sized(locator, size)
     with _decoding(locator):
         im.load()
+    if im.mode in ("L", "P"):
+        return np.asarray(im)
     return _pixels_nonzero(im)
 
 
@@ -273,28 +325,46 @@ def read_area(locator: Locator, size: tuple[int, int], pair_frame: str) -> int:
     return int(np.count_nonzero(_pixels_nonzero(im)))
 
 
+def completeness_problems(sub: Submission, dataset: EvalDataset,
+                          allow_missing: bool) -> tuple[list[SubmissionError], int]:
+    """Every extra, missing or non-PNG frame of the submission, and how many are missing.
+
+    Extra pairs or frames are always problems, and so is a frame given as another image
+    type (``FRAME.jpg``); missing frames are problems unless ``allow_missing`` (then they
+    are scored as empty masks).
+    """
+    expected = {(p.pair_id, f) for p in dataset.pairs for f in p.frames}
+    known_pairs = {p.pair_id for p in dataset.pairs}
+    problems = []
+    for pair, frame in sorted(set(sub.frames) - expected):
+        what = f"frame {frame} is not a frame of pair {pair}" if pair in known_pairs \
+            else f"pair {pair} is not a pair of the dataset"
+        problems.append(SubmissionError(describe(sub.frames[(pair, frame)]), what))
+    missing = sorted(expected - set(sub.frames))
+    for pair, frame in missing:
+        if (pair, frame) in sub.not_png:
+            problems.append(SubmissionError(sub.not_png[(pair, frame)], "not a PNG: masks "
+                                            f"must be lossless PNG files ({frame}.png)"))
+        elif not allow_missing:
+            problems.append(SubmissionError(sub.path, f"missing prediction {pair}/{frame}.png"))
+    return problems, sum(key not in sub.not_png for key in missing)
+
+
 def check_complete(sub: Submission, dataset: EvalDataset, allow_missing: bool) -> int:
     """Check that the submission holds exactly the dataset's frames; return how many miss.
 
-    Extra pairs or frames are always an error; missing ones are an error unless
-    ``allow_missing`` (then they are scored as empty masks).
+    Raises the first problem of `completeness_problems`, saying how many more there are.
     """
-    expected = {(p.pair_id, f) for p in dataset.pairs for f in p.frames}
-    extra = sorted(set(sub.frames) - expected)
-    if extra:
-        pair, frame = extra[0]
-        known_pairs = {p.pair_id for p in dataset.pairs}
-        what = f"frame {frame} is not a frame of pair {pair}" if pair in known_pairs \
-            else f"pair {pair} is not a pair of the dataset"
-        more = f" ({len(extra) - 1} more extra frames)" if len(extra) > 1 else ""
-        raise SubmissionError(describe(sub.frames[extra[0]]), f"{what}{more}")
-    missing = sorted(expected - set(sub.frames))
-    if missing and not allow_missing:
-        pair, frame = missing[0]
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise SubmissionError(sub.path, f"missing prediction {pair}/{frame}.png{more} "
-                                        "(--allow-missing scores missing frames as empty)")
-    return len(missing)
+    problems, n_missing = completeness_problems(sub, dataset, allow_missing)
+    if problems:
+        first = problems[0]
+        reason = first.reason
+        if len(problems) > 1:
+            reason += f" (and {plural(len(problems) - 1, 'more problem')})"
+        if reason.startswith("missing prediction"):
+            reason += " (--allow-missing scores missing frames as empty)"
+        raise SubmissionError(first.path, reason)
+    return n_missing
 
 
 def read_index_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:

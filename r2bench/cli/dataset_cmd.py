@@ -1,4 +1,4 @@
-"""``r2bench synth``, ``r2bench build-dataset``, ``r2bench verify-dataset`` (SPEC §2, §6).
+"""``r2bench synth``, ``r2bench build-dataset``, ``r2bench verify-dataset`` (docs/formats.md).
 
 The library lives in ``datasets_builder``; it is imported inside each command so that
 ``r2bench --help`` stays fast.
@@ -88,7 +88,8 @@ def _refuse_existing(out: str, overwrite: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def build_dataset(source, split, out, seed, strategy, link, categories, overwrite, quiet):
     """Build the R2 dataset of SOURCE's split: each expression with its video (positive)
-    and one unrelated negative video from a shuffle of the videos (SPEC §2)."""
+    and one unrelated negative video from a shuffle of the videos (the layout:
+    docs/formats.md)."""
     from datasets_builder.build import build_dataset as build
 
     result = build(source, split, out, seed=seed, link=link, categories=categories,

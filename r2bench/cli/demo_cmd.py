@@ -12,8 +12,21 @@ import click
 from r2bench.cli.main import main, progress_enabled
 
 
+def _new_folder(ctx, param, value: str | None) -> str | None:
+    """--out must not exist yet, and the folder above it must (it is not created)."""
+    from pathlib import Path
+
+    if value is not None:
+        if Path(value).exists():
+            raise click.BadParameter(f"{value} already exists (the demo writes a new folder)")
+        if not Path(value).parent.is_dir():
+            raise click.BadParameter(f"folder {Path(value).parent} does not exist (it is not "
+                                     "created)")
+    return value
+
+
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("--out", type=click.Path(file_okay=False), default=None, callback=_new_folder,
               help="Keep everything in this new folder  [default: a temporary folder, "
                    "removed at the end].")
 @click.option("--videos", type=click.IntRange(2), default=24, show_default=True,
@@ -32,3 +45,6 @@ def demo(out, videos, frames, seed, workers, quiet):
 
     cfg = DemoConfig(videos=videos, frames=frames, seed=seed, workers=workers)
     click.echo(run_demo(cfg, out=out, progress=progress_enabled(quiet)))
+    if out is not None:
+        click.echo(f"kept everything in {out}: source/ (synthetic Ref-YTVOS source), r2/ "
+                   "(R2 dataset), submissions/ and results/ (one results JSON each)")

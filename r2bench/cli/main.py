@@ -1,8 +1,10 @@
 """The root ``r2bench`` command group.
 
 Commands are thin: they parse arguments, call one library function and print. Library
-errors (`R2BenchError`) become one line on stderr and exit status 2 (SPEC §7); an
-unexpected failure becomes one line and status 1 (set R2BENCH_DEBUG=1 for the traceback).
+errors (`R2BenchError`) become one line on stderr and exit status 2; an unexpected failure
+becomes one line and status 1 (set R2BENCH_DEBUG=1 for the traceback); Ctrl-C becomes one
+line and status 130, the shell's convention for SIGINT (outputs are written atomically, so
+an interrupted command leaves none behind).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class _Group(click.Group):
             raise CommandError(msg, 2, prefix="") from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except KeyboardInterrupt:
+            raise CommandError("interrupted", 130) from None
         except R2BenchError as e:
             raise CommandError(str(e), e.exit_code) from None
         except OSError as e:

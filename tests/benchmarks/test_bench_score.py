@@ -48,6 +48,6 @@ def test_bench_score_hd(benchmark, hd_submission):
 
 def test_bench_decode_only_hd(benchmark, hd_submission):
     preds, r2 = hd_submission
-    counts = benchmark.pedantic(check_submission, args=(preds, r2), kwargs={"workers": 2},
+    report = benchmark.pedantic(check_submission, args=(preds, r2), kwargs={"workers": 2},
                                 rounds=3, iterations=1, warmup_rounds=1)
-    assert counts["frames"] == 4 * N_VIDEOS * T
+    assert report.frames == 4 * N_VIDEOS * T and report.problems == ()

@@ -129,4 +129,4 @@ def test_cli_strategy_object(source, tmp_path):
     res = CliRunner().invoke(main, ["build-dataset", str(source), "--split", "valid", "--out",
                                     str(tmp_path / "o"), "--strategy", "object", "-q"])
     assert res.exit_code == 0, res.output
-    assert "every negative its own video" in res.output and "1 expressions left out" in res.output
+    assert "every negative its own video" in res.output and "1 expression left out" in res.output

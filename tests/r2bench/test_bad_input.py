@@ -8,33 +8,19 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from r2data import write_preds, write_r2, write_source
+from r2data import BOXES_EXPS as EXPS
+from r2data import BOXES_SIZE, boxes_preds, write_boxes, write_preds, write_source
+from r2data import boxes_videos as _videos
 
 from r2bench.cli import main
 
-H, W = 12, 16
-
-
-def _videos():
-    a = np.zeros((2, H, W), np.uint8)
-    a[:, 2:6, 3:9] = 1
-    b = np.zeros((2, H, W), np.uint8)
-    b[:, 5:10, 5:12] = 1
-    return {"a": a, "b": b}
-
-
-EXPS = {"a": {"0": ("a box", "1")}, "b": {"0": ("another box", "1")}}
-GOOD = {"positive/a/0": _videos()["a"] == 1, "positive/b/0": _videos()["b"] == 1,
-        "negative/a/0": np.zeros((2, H, W), bool), "negative/b/0": np.zeros((2, H, W), bool)}
+H, W = BOXES_SIZE
+GOOD = boxes_preds()
 
 
 @pytest.fixture()
 def setup(tmp_path):
-    r2 = tmp_path / "r2"
-    write_r2(r2, _videos(), EXPS, {"a": "b", "b": "a"})
-    preds = tmp_path / "preds"
-    write_preds(preds, GOOD)
-    return r2, preds, tmp_path / "results.json"
+    return (*write_boxes(tmp_path), tmp_path / "results.json")
 
 
 def _fails(args, out, *needles):
@@ -227,3 +213,20 @@ def test_obj_id_that_is_not_a_palette_index(tmp_path):
     write_preds(preds, {"a/0": GOOD["positive/a/0"], "b/0": GOOD["positive/b/0"]})
     _fails([preds, "--dataset", root, "--split", "valid"], tmp_path / "o.json",
            "meta_expressions.json", "obj_id 'x1'")
+
+
+def test_zip_entry_escaping_its_folder_second_example(setup):
+    # ".." in the middle of a path that starts like a real entry, in the positive zip.
+    r2, preds, out = setup
+    zipped = _zip_tree(preds, "positive",
+                       lambda zf: zf.writestr("a/0/../../../outside.png", b"x"))
+    _fails([zipped, "--dataset", r2], out, "positive.zip", "escapes", "outside.png")
+
+
+def test_wrong_size_in_negative_second_example(setup):
+    # A width off by one, in a palette PNG inside negative.zip (areas come from histograms).
+    r2, preds, out = setup
+    im = Image.fromarray(np.zeros((H, W + 1), np.uint8), mode="P")
+    im.save(preds / "negative" / "b" / "0" / "00005.png")
+    zipped = _zip_tree(preds, "negative")
+    _fails([zipped, "--dataset", r2], out, "negative.zip", "b/0/00005.png", f"{H}x{W + 1}")

@@ -7,10 +7,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from r2bench.metrics import (
+    _as_stack,
     boundary_radius,
     contour_accuracy,
     disk_half_widths,
     foreground_area,
+    jf,
     jf_per_frame,
     region_similarity,
     robustness,
@@ -159,3 +161,86 @@ def test_jf_equal_reference_on_1xn_and_nx1(n, vertical, t, density, seed):
     j, f, _ = jf_per_frame(gt, pred)
     np.testing.assert_allclose(j, ref_j(gt, pred), rtol=0, atol=1e-12)
     np.testing.assert_allclose(f, ref_f(gt, pred), rtol=0, atol=1e-12)
+
+
+# Foreground values that a kernel reading the wrong bytes would miss: 256 and 1 << 16 have
+# a zero low byte, -1 has every bit set.
+FOREGROUND = {np.uint8: [1, 255], np.int8: [1, -1, -128], np.uint16: [1, 256, 65535],
+              np.int32: [1, 1 << 16, -1], np.int64: [1 << 40, -1]}
+# Each (gt, pred) dtype pair is one compiled specialisation (seconds the first time), so a
+# few pairs cover one-, two-, four- and eight-byte, signed and unsigned masks.
+DTYPE_PAIRS = [(np.uint8, np.uint8), (np.int32, np.uint16), (np.int64, np.int8)]
+
+
+def _encode(mask: np.ndarray, dtype, rng: np.random.Generator) -> np.ndarray:
+    """A bool mask as ``dtype``, each foreground pixel one of the dtype's awkward values."""
+    values = np.asarray(FOREGROUND[dtype], dtype=dtype)
+    return np.where(mask, values[rng.integers(0, len(values), mask.shape)], 0).astype(dtype)
+
+
+@settings(max_examples=120, deadline=None)
+@given(h=st.integers(1, 30), w=st.sampled_from([1, 7, 8, 16, 24, 29]), t=st.integers(1, 2),
+       dtypes=st.sampled_from(DTYPE_PAIRS),
+       seed=st.integers(0, 2**32 - 1))
+def test_every_integer_dtype_equals_reference(h, w, t, dtypes, seed):
+    rng = np.random.default_rng(seed)
+    gt = np.stack([_pattern(rng, "blob", h, w) for _ in range(t)])
+    pred = np.stack([_pattern(rng, "noise", h, w) for _ in range(t)])
+    g, p = _encode(gt, dtypes[0], rng), _encode(pred, dtypes[1], rng)
+    j, f = jf(g, p)
+    np.testing.assert_allclose(j, ref_j(gt, pred), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(f, ref_f(gt, pred), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(region_similarity(g, p), j)
+    np.testing.assert_array_equal(contour_accuracy(g, p), f)
+    assert foreground_area(p) == int(pred.sum())
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int32, np.uint16, np.int64])
+def test_integer_masks_are_read_without_a_copy(dtype):
+    m = np.zeros((2, 6, 16), dtype)
+    assert np.shares_memory(_as_stack(m, "gt"), m)
+    assert np.shares_memory(_as_stack(m[0], "gt"), m)   # (H, W) is viewed as (1, H, W)
+    assert not np.shares_memory(_as_stack(m[:, :, ::2], "gt"), m)  # strided: one copy
+
+
+def test_jf_returns_both_measures():
+    rng = np.random.default_rng(3)
+    gt = rng.random((3, 40, 56)) < 0.3
+    pred = np.roll(gt, 2, axis=2).astype(np.uint8) * 255
+    j, f = jf(gt, pred)
+    np.testing.assert_array_equal(j, region_similarity(gt, pred))
+    np.testing.assert_array_equal(f, contour_accuracy(gt, pred))
+    np.testing.assert_array_equal(jf(gt, pred, bound_th=3)[1], contour_accuracy(gt, pred, 3))
+
+
+def test_radius_from_float64_diagonal_second_example():
+    # Diagonals of 750 and 875 px: 0.008 x the float64 diagonal is 6.0 and 7.0 exactly, but
+    # in float32 it rounds up past the integer (radius 7 and 8).
+    assert boundary_radius(210, 720) == 6
+    assert boundary_radius(245, 840) == 7
+    rng = np.random.default_rng(5)
+    gt = _pattern(rng, "blob", 210, 720)
+    pred = np.roll(gt, (7, 0), axis=(0, 1))   # 7 rows off: within a radius of 7, not of 6
+    assert contour_accuracy(gt, pred)[0] == pytest.approx(ref_boundary_f(gt, pred), abs=1e-12)
+
+
+def test_seg2bmap_last_row_and_last_column_by_hand():
+    """3x3 frames. Last row: a pixel compares with its right neighbour only; last column:
+    with the pixel below only; the corner never. Radius 1 (bound_th = 1): the plus shape."""
+    last_row = np.zeros((3, 3), bool)
+    last_row[2, 1] = True          # boundary {(1,0), (1,1), (2,0), (2,1)}
+    last_col = np.zeros((3, 3), bool)
+    last_col[1, 2] = True          # boundary {(0,1), (0,2), (1,1), (1,2)}
+    corner = np.zeros((3, 3), bool)
+    corner[0, 0] = True            # boundary {(0,0)}
+    assert np.argwhere(ref_seg2bmap(last_row)).tolist() == [[1, 0], [1, 1], [2, 0], [2, 1]]
+    assert np.argwhere(ref_seg2bmap(last_col)).tolist() == [[0, 1], [0, 2], [1, 1], [1, 2]]
+    assert np.argwhere(ref_seg2bmap(corner)).tolist() == [[0, 0]]
+    # Prediction (0,0) against each: precision 1 (a ground-truth point 1 px away), recall
+    # 1/4 (only that point is within 1 px): F = 2 * 1 * 0.25 / 1.25 = 0.4.
+    gt = np.stack([last_row, last_col])
+    pred = np.stack([corner, corner])
+    np.testing.assert_allclose(contour_accuracy(gt, pred, bound_th=1), [0.4, 0.4],
+                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(contour_accuracy(gt, pred, bound_th=1), ref_f(gt, pred, 1),
+                               rtol=0, atol=1e-15)

@@ -8,6 +8,7 @@ scale; ``write_meta_source`` writes any such description in the Ref-Youtube-VOS 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ _TEMPLATES = ("a {w} on the left", "the {w} running towards the camera", "two {w
               "a {w} next to a {o}", "the big {w}", "{w} being held by a {o}")
 
 
-def youtube_like(n_videos: int, n_expressions: int, seed: int = 0
+def youtube_like(n_videos: int, n_expressions: int, seed: int = 0, frames: int = 3
                  ) -> tuple[dict, dict[str, dict[str, str]]]:
     """(meta_expressions dict, {VID: {OBJ_ID: category}}) with Youtube-VOS-like skew."""
     rng = np.random.default_rng(seed)
@@ -40,7 +41,7 @@ def youtube_like(n_videos: int, n_expressions: int, seed: int = 0
             text = _TEMPLATES[rng.integers(len(_TEMPLATES))].format(
                 w=words[rng.integers(len(words))], o=other)
             exps[str(e)] = {"exp": text, "obj_id": oid}
-        videos[vid] = {"expressions": exps, "frames": ["00000", "00005", "00010"]}
+        videos[vid] = {"expressions": exps, "frames": [f"{5 * t:05d}" for t in range(frames)]}
     return {"videos": videos}, objects
 
 
@@ -56,6 +57,28 @@ def write_meta_source(root: Path, split: str, meta_expressions: dict,
                            for v, objs in objects.items()}}
         (root / split / "meta.json").write_text(json.dumps(meta))
     return root
+
+
+def write_tiny_frames(root: Path, split: str, meta_expressions: dict) -> int:
+    """Every listed frame as a hard link to one 8x8 JPEG (cheap at 100,000 frames).
+
+    Returns the number of frame files. The builder only links frames and reads one header
+    per video, so identical frames exercise it as real ones would.
+    """
+    from PIL import Image
+
+    one = root / split / "frame.jpg"
+    one.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (120, 60, 30)).save(one)
+    n = 0
+    for vid, v in meta_expressions["videos"].items():
+        d = root / split / "JPEGImages" / vid
+        d.mkdir(parents=True)
+        for name in v["frames"]:
+            os.link(one, d / f"{name}.jpg")
+            n += 1
+    one.unlink()
+    return n
 
 
 def tiny_source(root: Path, videos: dict[str, tuple[dict[str, str], list[tuple[str, str | None]]]],

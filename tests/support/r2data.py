@@ -47,7 +47,7 @@ def write_source(root: Path, videos: dict[str, np.ndarray],
 def write_r2(root: Path, videos: dict[str, np.ndarray],
              exps: dict[str, dict[str, tuple[str, str | None]]],
              negative_of: dict[str, str], with_gt: bool = True, sizes: bool = True) -> None:
-    """A minimal R2 dataset (r2_meta.json + positive/ root) as SPEC §2 lays it out."""
+    """A minimal R2 dataset (r2_meta.json + positive/ root) as docs/formats.md §2 lays it out."""
     write_source(root / "positive", videos, exps, with_gt)
     pairs = []
     for vid in videos:
@@ -99,3 +99,32 @@ def write_preds(root: Path, masks: dict[str, np.ndarray], mode: str = "L",
             parts = parts[:-2] + ["Annotations"] + parts[-2:]
         for f, m in zip(frame_names(len(stack)), stack):
             save_mask(m, root.joinpath(*parts, f"{f}.png"), mode)
+
+
+# The smallest R2 dataset the command-line tests need: two 12x16 videos of two frames, one
+# box each, paired with each other, and a perfect submission for it.
+BOXES_SIZE = (12, 16)
+BOXES_EXPS = {"a": {"0": ("a box", "1")}, "b": {"0": ("another box", "1")}}
+
+
+def boxes_videos() -> dict[str, np.ndarray]:
+    h, w = BOXES_SIZE
+    a = np.zeros((2, h, w), np.uint8)
+    a[:, 2:6, 3:9] = 1
+    b = np.zeros((2, h, w), np.uint8)
+    b[:, 5:10, 5:12] = 1
+    return {"a": a, "b": b}
+
+
+def boxes_preds() -> dict[str, np.ndarray]:
+    v = boxes_videos()
+    empty = np.zeros((2, *BOXES_SIZE), bool)
+    return {"positive/a/0": v["a"] == 1, "positive/b/0": v["b"] == 1,
+            "negative/a/0": empty, "negative/b/0": empty.copy()}
+
+
+def write_boxes(root: Path) -> tuple[Path, Path]:
+    """``root/r2`` (the dataset) and ``root/preds`` (the perfect submission)."""
+    write_r2(root / "r2", boxes_videos(), BOXES_EXPS, {"a": "b", "b": "a"})
+    write_preds(root / "preds", boxes_preds())
+    return root / "r2", root / "preds"
