@@ -135,7 +135,7 @@ def check_frames(root: RefYTVOSRoot, meta: VideoMeta) -> None:
 def r2_meta_record(src: SourceSplit, negative_of: Mapping[str, str], seed: int,
                    sizes: Mapping[str, list[int]], link: str, strategy: str = "random",
                    hard: HardNegatives | None = None) -> dict:
-    """r2_meta.json (SPEC §2), without its ``checks``; key order is fixed for byte identity.
+    """r2_meta.json without its ``checks``; key order is fixed for byte identity.
 
     With ``hard`` (the object strategy) only its edited expressions are paired, each
     negative carrying the edited text and the words replaced; the others are listed under

@@ -1,4 +1,4 @@
-"""Ref-DAVIS17 in the Ref-Youtube-VOS layout (SPEC §1), ``r2bench convert-davis``.
+"""Ref-DAVIS17 in the Ref-Youtube-VOS layout (docs/formats.md), ``r2bench convert-davis``.
 
 Inputs: DAVIS 2017 (``JPEGImages/480p``, ``Annotations_unsupervised/480p``,
 ``ImageSets/2017/{train,val}.txt``, optionally ``davis_semantics.json``) and the Ref-DAVIS17

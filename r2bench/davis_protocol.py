@@ -329,7 +329,7 @@ def _run_summary(run: int, entries: list[dict]) -> dict:
 
 def summarise_ref_davis(scores: list[ObjectScore], dataset: Path, preds: Path, split: str,
                         n_missing: int, bound_th: float) -> dict:
-    """The results record (the SPEC §5 fields, ``protocol``, and the four ``runs``)."""
+    """The results record (the results fields of docs/formats.md, ``protocol``, and the four ``runs``)."""
     pairs = [_pair_entry(s) for s in scores]
     runs = [_run_summary(k, [p for p in pairs if p["run"] == k]) for k in range(N_RUNS)]
     warnings_ = []
@@ -357,7 +357,7 @@ def score_ref_davis(preds: str | os.PathLike, dataset: str | os.PathLike, split:
                     progress: bool = False, bound_th: float = DEFAULT_BOUND_TH) -> dict:
     """Score PREDS on a converted Ref-DAVIS17 root with the published protocol.
 
-    Returns the results record: SPEC §5 fields (R and J&F&R null), ``"protocol":
+    Returns the results record: the fields of docs/formats.md (R and J&F&R null), ``"protocol":
     "ref-davis"``, ``runs`` (each run's values) and ``pairs``, one per run, video and
     ground-truth object, ``pair_id`` ``run<k>/<VID>/<OBJ>``.
     """

@@ -10,7 +10,7 @@ import re
 
 import click
 
-from r2bench.cli.main import main, progress_enabled
+from r2bench.cli.main import CommandError, main, progress_enabled
 
 
 def _window(ctx, param, value: str) -> int | None:
@@ -22,8 +22,15 @@ def _window(ctx, param, value: str) -> int | None:
 
 
 def _quiet_hf() -> None:
-    """No Hugging Face progress bars or advisory warnings on the command line."""
-    import transformers
+    """No Hugging Face progress bars or advisory warnings on the command line; a clear
+    error when the model's dependencies are not installed."""
+    try:
+        import safetensors  # noqa: F401
+        import torch  # noqa: F401
+        import transformers
+    except ImportError as e:
+        raise CommandError(f"the reference model needs the model extra ({e.name} is missing): "
+                           "pip install -e '.[model]'", 2) from None
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
@@ -39,6 +46,7 @@ def _quiet_hf() -> None:
 def convert_checkpoint(src, dst, text_dir):
     """Convert the authors' released R2-VOS checkpoint (or an r2bench one) to an r2bench
     checkpoint: one .safetensors file with the weights and the model config."""
+    _quiet_hf()
     from reference_model.checkpoint import (
         check_state,
         model_shapes_for_config,
