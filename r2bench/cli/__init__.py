@@ -5,6 +5,7 @@ from r2bench.cli import (
     dataset_cmd,  # noqa: F401
     demo_cmd,  # noqa: F401
     model_cmd,  # noqa: F401
+    profile_cmd,  # noqa: F401
     score_cmd,  # noqa: F401
 )
 from r2bench.cli.main import main
