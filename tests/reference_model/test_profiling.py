@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 import torch
@@ -138,7 +139,7 @@ def test_breakdown_is_the_median_window():
 
 
 class _FakeEvent:
-    log: list[str] = []
+    log: ClassVar[list[str]] = []
     clock = 0.0
 
     def __init__(self, enable_timing: bool = False):
@@ -156,7 +157,7 @@ class _FakeEvent:
 
 
 def test_cuda_windows_are_timed_by_events_read_after_a_sync(monkeypatch):
-    _FakeEvent.log = []
+    _FakeEvent.log.clear()
     monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: _FakeEvent.log.append(
         "sync"))
