@@ -12,7 +12,10 @@ frames are not timed; ``r2bench run-reference`` as a whole command includes them
 How: ``warmup`` untimed windows (caches, cuDNN autotuning, compilation), then ``iters``
 timed ones. On GPU a window is timed by CUDA events recorded around it and read after a
 synchronisation, never by the host clock around asynchronous calls; on CPU, where
-operations are synchronous, by ``perf_counter``. FPS = T / median latency.
+operations are synchronous, by ``perf_counter``. FPS = T / median latency. On CPU the
+process's CPU time per window is recorded too: on a machine shared with other work, waiting
+for a core lengthens the wall time but not the CPU time, so comparisons made on CPU time
+hold up better there.
 
 Breakdown: a second pass with forward hooks that mark entry to and exit from each part
 (events on GPU). A part called several times (fusion on four levels, a class head per
@@ -433,6 +436,7 @@ class Measurement:
     """Raw timings of one variant: per window, and per part of each breakdown window."""
 
     latency_ms: list[float] = field(default_factory=list)
+    cpu_time_ms: list[float] = field(default_factory=list)  # process CPU time (CPU runs)
     peak_memory_bytes: int = 0
     breakdown_ms: list[dict[str, float]] = field(default_factory=list)
     breakdown_total_ms: list[float] = field(default_factory=list)
@@ -459,7 +463,10 @@ def measure(models: dict[str, R2VOS], cfg: ProfileConfig, progress: bool = False
         for _ in range(cfg.iters):
             for v, run in runs.items():
                 memory.reset()
+                cpu = time.process_time()
                 out[v].latency_ms.append(_time_window(run, clock))
+                if not clock.cuda:
+                    out[v].cpu_time_ms.append((time.process_time() - cpu) * 1e3)
                 out[v].peak_memory_bytes = max(out[v].peak_memory_bytes, memory.peak())
                 bar.update()
         _breakdown(models, runs, out, clock, cfg, bar)
@@ -494,6 +501,7 @@ def summarize(m: Measurement, window: int) -> dict:
     """
     latency = summarize_ms(m.latency_ms)
     row = {"fps": per_second(window, latency["median"]), "latency_ms": latency,
+           "cpu_time_ms": summarize_ms(m.cpu_time_ms) if m.cpu_time_ms else None,
            "peak_memory_bytes": int(m.peak_memory_bytes), "breakdown_ms": {},
            "breakdown_total_ms": None}
     if m.breakdown_ms:
@@ -544,7 +552,8 @@ def profile_record(results: dict[str, Measurement], described: dict[str, dict],
         "autocast": cfg.precision in ("fp16", "bf16"), "compile": cfg.compile,
         "channels_last": cfg.channels_last, "size": list(cfg.size),
         "output_size": list(cfg.output_size or cfg.size), "window": cfg.window, "batch": 1,
-        "fps": row["fps"], "latency_ms": row["latency_ms"], "warmup": cfg.warmup,
+        "fps": row["fps"], "latency_ms": row["latency_ms"], "cpu_time_ms": row["cpu_time_ms"],
+        "warmup": cfg.warmup,
         "peak_memory_bytes": row["peak_memory_bytes"], "peak_memory_kind": memory_kind,
         "params": about["params"], "params_by_part": about["params_by_part"],
         "breakdown_ms": row["breakdown_ms"], "breakdown_total_ms": row["breakdown_total_ms"],
@@ -556,7 +565,9 @@ def profile_record(results: dict[str, Measurement], described: dict[str, dict],
         last = list(rows)[-1]
         record["compare"] = {
             "variants": rows, "of": [first, last],
-            "latency_ratio": row["latency_ms"]["median"] / rows[last]["latency_ms"]["median"]}
+            "latency_ratio": row["latency_ms"]["median"] / rows[last]["latency_ms"]["median"],
+            "cpu_time_ratio": (row["cpu_time_ms"]["median"] / rows[last]["cpu_time_ms"]["median"]
+                               if row["cpu_time_ms"] else None)}
     return record
 
 
@@ -580,17 +591,21 @@ def format_profile(record: dict) -> str:
     column per variant, and under a comparison the latency ratio."""
     rows = record.get("compare", {}).get("variants") or {record["variant"]: record}
     lines = [_header(record), ""]
-    head = f"{'variant':<10} {'FPS':>8} {'median ms':>10} {'p90 ms':>10} {'peak MiB':>9} " \
-           f"{'params M':>9}"
+    cpu = record["cpu_time_ms"] is not None
+    head = f"{'variant':<10} {'FPS':>8} {'median ms':>10} {'p90 ms':>10} " \
+        + (f"{'cpu ms':>10} " if cpu else "") + f"{'peak MiB':>9} {'params M':>9}"
     lines += [head, "-" * len(head)]
     for v, r in rows.items():
         lat = r["latency_ms"]
         lines.append(f"{v:<10} {r['fps']:>8.2f} {lat['median']:>10.1f} {lat['p90']:>10.1f} "
-                     f"{_mib(r['peak_memory_bytes']):>9} {r['params'] / 1e6:>9.1f}")
+                     + (f"{r['cpu_time_ms']['median']:>10.1f} " if cpu else "")
+                     + f"{_mib(r['peak_memory_bytes']):>9} {r['params'] / 1e6:>9.1f}")
     if "compare" in record:
-        a, b = record["compare"]["of"]
-        ratio = record["compare"]["latency_ratio"]
-        lines.append(f"latency {a} / {b}: {ratio:.3f} ({100 * (ratio - 1):+.1f}%)")
+        c = record["compare"]
+        a, b = c["of"]
+        lines.append(f"latency {a} / {b}: {c['latency_ratio']:.3f} "
+                     f"({100 * (c['latency_ratio'] - 1):+.1f}%)"
+                     + (f"; CPU time {c['cpu_time_ratio']:.3f}" if cpu else ""))
     if any(r["breakdown_ms"] for r in rows.values()):
         lines += ["", _format_breakdown(rows)]
     return "\n".join(lines)

@@ -51,6 +51,7 @@ def test_record_has_every_field_and_positive_timings(record, tiny):
     lat = record["latency_ms"]
     assert 0 < lat["min"] <= lat["median"] <= lat["p90"] <= lat["max"] and lat["n"] == 3
     assert record["fps"] == pytest.approx(2 * 1000 / lat["median"])
+    assert record["cpu_time_ms"]["median"] > 0 and record["cpu_time_ms"]["n"] == 3
     assert record["peak_memory_bytes"] > 0 and record["peak_memory_kind"].startswith("peak_rss")
     assert record["params"] == sum(p.numel() for p in tiny[0].parameters())
     assert record["r2_parts"] == dict.fromkeys(("grounding", "vt_projection", "mix_query",
@@ -215,6 +216,8 @@ def test_compare_prints_both_rows_and_the_ratio(tmp_path):
     assert list(rows) == ["r2", "baseline"]
     assert rec["compare"]["latency_ratio"] == pytest.approx(
         rows["r2"]["latency_ms"]["median"] / rows["baseline"]["latency_ms"]["median"])
+    assert rec["compare"]["cpu_time_ratio"] == pytest.approx(
+        rows["r2"]["cpu_time_ms"]["median"] / rows["baseline"]["cpu_time_ms"]["median"])
     assert rows["baseline"]["params"] < rows["r2"]["params"] == rec["params"]
     assert "grounding" not in rows["baseline"]["breakdown_ms"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
