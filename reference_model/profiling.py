@@ -36,10 +36,7 @@ held in the process, so under a comparison each figure includes all variants' we
 
 from __future__ import annotations
 
-import logging
 import os
-import resource
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -59,8 +56,16 @@ from r2bench.timing import machine_record, per_second, summarize_ms
 from .config import CONFIGS, R2VOSConfig
 from .model import R2VOS
 from .postprocess import PostProcess
-
-log = logging.getLogger(__name__)
+from .timers import (
+    NESTED,
+    PARTS,
+    POSTPROCESS,
+    Clock,
+    PartTimer,
+    PeakMemory,
+    named_parts,
+    time_window,
+)
 
 PROFILE_FORMAT = "r2bench/profile"
 Precision = Literal["fp32", "tf32", "fp16", "bf16"]
@@ -68,20 +73,6 @@ DTYPE_NAMES = {"fp32": "float32", "tf32": "tf32", "fp16": "float16", "bf16": "bf
 VARIANTS = ("r2", "baseline")
 DEFAULT_CAPTION = "a man in a black jacket riding a brown horse on the left"
 
-# part -> the model's submodules it times (a ModuleList stands for each of its entries)
-PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("backbone", ("backbone", "input_proj")),
-    ("text_encoder", ("text_encoder",)),
-    ("fusion", ("fusion",)),
-    ("encoder", ("encoder",)),
-    ("fpn", ("fpn",)),
-    ("grounding", ("fpn.grounding",)),
-    ("vt_projection", ("vt_projection",)),
-    ("decoder", ("decoder",)),
-    ("heads", ("query_mixer", "class_embed", "mask_head", "pair_head")),
-)
-NESTED = {"grounding": "fpn"}  # part -> the part whose modules contain it
-POSTPROCESS = "postprocess"
 # compiled one by one under ``compile``: the parts' modules, the tokenizer left out
 COMPILED = ("backbone", "input_proj", "text_encoder.language_model", "fusion", "encoder",
             "fpn", "vt_projection", "query_mixer", "class_embed", "decoder", "mask_head",
@@ -205,25 +196,10 @@ def load_profiled_model(config_name: str, workdir: str | os.PathLike,
     return model.eval(), {"config": config_name, "checkpoint": None, "text_encoder": note}
 
 
-def _named_parts(model: nn.Module, skip: tuple[str, ...] = ()) -> list[tuple[str, nn.Module]]:
-    """(part, module) for every module a part times that the model has."""
-    out = []
-    for part, names in PARTS:
-        if part in skip:
-            continue
-        for name in names:
-            try:
-                mod = model.get_submodule(name)
-            except AttributeError:  # switched off (None) in this variant
-                continue
-            out += [(part, m) for m in (mod if isinstance(mod, nn.ModuleList) else [mod])]
-    return out
-
-
 def count_parameters(model: nn.Module) -> tuple[int, dict[str, int]]:
     """All parameters, and those of each part (a nested part counted in its own row only)."""
     per_part: dict[str, int] = defaultdict(int)
-    for part, mod in _named_parts(model):
+    for part, mod in named_parts(model):
         per_part[part] += sum(p.numel() for p in mod.parameters())
     for child, parent in NESTED.items():
         if child in per_part:
@@ -252,118 +228,6 @@ def prepare(model: R2VOS, cfg: ProfileConfig) -> R2VOS:
     if cfg.compile:
         _compile_parts(model)
     return model
-
-
-# ------------------------------------------------------------------- clocks, memory, hooks
-
-
-class Clock:
-    """Time marks on one device: CUDA events read after a synchronisation, or the host's
-    ``perf_counter`` where operations are synchronous."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.cuda = device.type == "cuda"
-
-    def mark(self):
-        if self.cuda:
-            event = torch.cuda.Event(enable_timing=True)
-            event.record()
-            return event
-        return time.perf_counter()
-
-    def sync(self) -> None:
-        if self.cuda:
-            torch.cuda.synchronize(self.device)
-
-    def ms(self, start, end) -> float:
-        """Milliseconds between two marks (after :meth:`sync` on GPU)."""
-        return start.elapsed_time(end) if self.cuda else (end - start) * 1e3
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the process's peak resident set (Linux ``clear_refs``); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss() -> int:
-    """Peak resident set of the process in bytes (VmHWM, else ``ru_maxrss``)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss if sys.platform == "darwin" else rss * 1024
-
-
-class PeakMemory:
-    """Peak memory of the windows since :meth:`reset`, in bytes."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.cuda = device.type == "cuda"
-        self.kind = "cuda_max_memory_allocated" if self.cuda else "peak_rss"
-
-    def reset(self) -> None:
-        if self.cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
-        elif not _reset_peak_rss():
-            self.kind = "peak_rss_since_start"
-
-    def peak(self) -> int:
-        return torch.cuda.max_memory_allocated(self.device) if self.cuda else _peak_rss()
-
-
-class PartTimer:
-    """Forward hooks marking entry to and exit from each part of a model; :meth:`collect`
-    returns the milliseconds per part since the last call."""
-
-    def __init__(self, model: nn.Module, clock: Clock, skip: tuple[str, ...] = ()):
-        self.clock = clock
-        self.spans: list[tuple[str, object, object]] = []
-        self._open: dict[int, list] = defaultdict(list)
-        self._handles = []
-        for part, mod in _named_parts(model, skip):
-            self._handles.append(mod.register_forward_pre_hook(self._enter))
-            self._handles.append(mod.register_forward_hook(self._exit(part)))
-
-    def _enter(self, module, args) -> None:
-        self._open[id(module)].append(self.clock.mark())
-
-    def _exit(self, part: str) -> Callable:
-        def hook(module, args, output) -> None:
-            self.spans.append((part, self._open[id(module)].pop(), self.clock.mark()))
-        return hook
-
-    @contextmanager
-    def section(self, part: str) -> Iterator[None]:
-        """Time a block that is not a module call (the post-processing)."""
-        start = self.clock.mark()
-        yield
-        self.spans.append((part, start, self.clock.mark()))
-
-    def collect(self) -> dict[str, float]:
-        """Milliseconds per part of the windows since the last call (call after a sync)."""
-        totals: dict[str, float] = defaultdict(float)
-        for part, start, end in self.spans:
-            totals[part] += self.clock.ms(start, end)
-        for child, parent in NESTED.items():
-            if child in totals:
-                totals[parent] -= totals[child]
-        self.spans = []
-        return dict(totals)
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
 
 
 # ------------------------------------------------------------------------------ measuring
@@ -422,15 +286,6 @@ def window_runner(model: R2VOS, frames: Tensor, cfg: ProfileConfig
     return run
 
 
-def _time_window(run: Callable[[], object], clock: Clock) -> float:
-    clock.sync()
-    start = clock.mark()
-    run()
-    end = clock.mark()
-    clock.sync()
-    return clock.ms(start, end)
-
-
 @dataclass
 class Measurement:
     """Raw timings of one variant: per window, and per part of each breakdown window."""
@@ -464,7 +319,7 @@ def measure(models: dict[str, R2VOS], cfg: ProfileConfig, progress: bool = False
             for v, run in runs.items():
                 memory.reset()
                 cpu = time.process_time()
-                out[v].latency_ms.append(_time_window(run, clock))
+                out[v].latency_ms.append(time_window(run, clock))
                 if not clock.cuda:
                     out[v].cpu_time_ms.append((time.process_time() - cpu) * 1e3)
                 out[v].peak_memory_bytes = max(out[v].peak_memory_bytes, memory.peak())
@@ -480,7 +335,7 @@ def _breakdown(models: dict[str, R2VOS], runs: dict, out: dict[str, Measurement]
     try:
         for _ in range(cfg.breakdown_iters):
             for v, run in runs.items():
-                total = _time_window(lambda run=run, v=v: run(timers[v]), clock)
+                total = time_window(lambda run=run, v=v: run(timers[v]), clock)
                 out[v].breakdown_total_ms.append(total)
                 out[v].breakdown_ms.append(timers[v].collect())
                 bar.update()

@@ -32,9 +32,9 @@ def _size(ctx, param, value: str | None) -> tuple[int, int] | None:
               help="Local text-encoder folder  [default: a random one of the config's size; "
                    "for r50 distilroberta-base's architecture].")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--size", default="360x640", callback=_size, show_default=True,
+@click.option("--size", default="360x640", callback=_size, show_default=True, metavar="HxW",
               help="Input frame size HEIGHTxWIDTH.")
-@click.option("--output-size", default=None, callback=_size,
+@click.option("--output-size", default=None, callback=_size, metavar="HxW",
               help="Size the masks are upsampled to  [default: --size].")
 @click.option("--window", type=click.IntRange(1), default=5, show_default=True,
               help="Frames per clip (batch 1).")

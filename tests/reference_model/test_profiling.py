@@ -16,13 +16,13 @@ from r2bench.cli import main
 from reference_model import profiling as prof
 from reference_model.profiling import (
     Measurement,
-    PartTimer,
     ProfileConfig,
     load_profiled_model,
     model_variant,
     profile,
     summarize,
 )
+from reference_model.timers import Clock, PartTimer, PeakMemory, time_window
 
 SPEC_FIELDS = ("format", "version", "method", "config", "device", "dtype", "size", "window",
                "fps", "latency_ms", "peak_memory_bytes", "params", "breakdown_ms", "software")
@@ -162,8 +162,8 @@ def test_cuda_windows_are_timed_by_events_read_after_a_sync(monkeypatch):
     monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: _FakeEvent.log.append(
         "sync"))
-    clock = prof.Clock(torch.device("cuda"))
-    ms = prof._time_window(lambda: _FakeEvent.log.append("run"), clock)
+    clock = Clock(torch.device("cuda"))
+    ms = time_window(lambda: _FakeEvent.log.append("run"), clock)
     assert ms == 7.0
     assert _FakeEvent.log == ["sync", "record", "run", "record", "sync"]
 
@@ -172,7 +172,7 @@ def test_cuda_peak_memory_is_reset_and_read(monkeypatch):
     calls = []
     monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda d: calls.append(d))
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d: 123)
-    mem = prof.PeakMemory(torch.device("cuda", 0))
+    mem = PeakMemory(torch.device("cuda", 0))
     mem.reset()
     assert mem.peak() == 123 and calls == [torch.device("cuda", 0)]
     assert mem.kind == "cuda_max_memory_allocated"
