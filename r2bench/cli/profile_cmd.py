@@ -93,6 +93,12 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
     )
 
     _quiet_hf()
+    if do_compile:  # graph breaks are expected (shapes read as Python ints); not news
+        import logging
+
+        import torch
+
+        torch._logging.set_logs(dynamo=logging.ERROR)
     cfg = ProfileConfig(size=size, window=window, output_size=output_size, device=device,
                         precision=precision, compile=do_compile, channels_last=channels_last,
                         warmup=3 if warmup is None else warmup, iters=iters or 20,
