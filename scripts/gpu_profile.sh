@@ -7,7 +7,8 @@
 #
 # Usage: scripts/gpu_profile.sh [OUT_DIR]
 # Environment: PYTHON (python3), ITERS (50), WARMUP (10), BREAKDOWN (10), WITH_COMPILE (1);
-# DEVICE (cuda), SIZE (360x640), WINDOW (5) only to smoke-test the script elsewhere.
+# DEVICE (cuda), CONFIG (r50), SIZE (360x640), WINDOW (5) only to smoke-test the script
+# elsewhere.
 # Needs a Python with a CUDA build of torch and r2bench's dependencies; nothing is
 # downloaded (the text encoder is a random one of distilroberta-base's size).
 set -uo pipefail
@@ -43,7 +44,7 @@ run() {  # NAME, then profile options
         --iters "${ITERS:-50}" --breakdown-iters "${BREAKDOWN:-10}" -q \
         --out "$OUT/$name.json" "$@" | tee "$OUT/$name.txt" || echo "$name: failed"
 }
-R50=(--config r50 --size "$SIZE" --window "$WINDOW" --compare)
+R50=(--config "${CONFIG:-r50}" --size "$SIZE" --window "$WINDOW" --compare)
 run r50-fp32 "${R50[@]}" --precision fp32
 [ "$DEVICE" = cuda ] && run r50-tf32 "${R50[@]}" --precision tf32
 run r50-fp16 "${R50[@]}" --precision fp16
