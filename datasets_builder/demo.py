@@ -163,3 +163,16 @@ def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,
             shutil.rmtree(tmp, ignore_errors=True)
     subs = [Submission(Path(f"{name}.json"), name, res["backbone"], res) for name, res in rows]
     return render(build_leaderboard(subs, {}, BoardOptions(published=DEMO_PUBLISHED)), "md")
+
+
+def write_speed_set(out: str | os.PathLike, videos: int = 4, frames: int = 8,
+                    height: int = 720, width: int = 1280, seed: int = 0,
+                    progress: bool = False) -> tuple[Path, Path]:
+    """A synthetic R2 dataset at Youtube-VOS's HD size and its ``rvos_oracle`` submission,
+    for timing the scorer (``r2bench profile --scoring``): ``(out/r2, out/preds)``."""
+    out = Path(out)
+    synth_cfg = SynthConfig(videos=videos, train_videos=0, frames=frames, height=height,
+                            width=width, seed=seed)
+    write_source(out / "source", synth_cfg, progress=progress)
+    build_dataset(out / "source", "valid", out / "r2", seed=seed, progress=progress)
+    return out / "r2", write_oracle_submission(out / "r2", out / "preds", "rvos_oracle")

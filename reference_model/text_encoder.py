@@ -43,6 +43,14 @@ ARCH_FIELDS = ("model_type", "vocab_size", "hidden_size", "num_hidden_layers",
                "layer_norm_eps", "hidden_act")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
                 "pytorch_model.bin.index.json")
+# distilroberta-base's config.json (the released model's language model), for building a
+# model of its size without its files
+DISTILROBERTA_BASE_ARCH = {
+    "model_type": "roberta", "vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": 6,
+    "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 514,
+    "type_vocab_size": 1, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+    "layer_norm_eps": 1e-5, "hidden_act": "gelu",
+}
 
 
 class FeatureResizer(nn.Module):

@@ -8,6 +8,7 @@ from r2bench.cli import (
     model_cmd,  # noqa: F401
     pack_cmd,  # noqa: F401
     perturb_cmd,  # noqa: F401
+    profile_cmd,  # noqa: F401
     refdata_cmd,  # noqa: F401
     score_cmd,  # noqa: F401
 )

@@ -1,5 +1,6 @@
-"""Multi-scale deformable attention against a hand-written loop reference; the deformable
-encoder and decoder shapes and box refinement."""
+"""Multi-scale deformable attention against a hand-written loop reference, its gather form
+against the plain grid_sample form; the deformable encoder and decoder shapes and box
+refinement."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from reference_model.deformable_transformer import (
     encoder_reference_points,
     inverse_sigmoid,
 )
-from reference_model.ms_deform_attn import MSDeformAttn, ms_deform_attn_core
+from reference_model.ms_deform_attn import (
+    MSDeformAttn,
+    ms_deform_attn_core,
+    ms_deform_attn_gather,
+    ms_deform_attn_grid_sample,
+)
+
+CORES = [ms_deform_attn_grid_sample, ms_deform_attn_gather]
 
 
 def bilinear_zero_pad(img: torch.Tensor, x: float, y: float) -> torch.Tensor:
@@ -64,16 +72,17 @@ def random_inputs(gen, n, lq, m, d, shapes, p):
     return value, loc, weights
 
 
+@pytest.mark.parametrize("core", CORES, ids=["grid_sample", "gather"])
 @pytest.mark.parametrize("n,lq,m,d,shapes,p", [
     (1, 3, 1, 2, [(4, 5)], 1),
     (2, 4, 2, 3, [(6, 8), (3, 4), (2, 2), (1, 1)], 2),
     (1, 5, 4, 2, [(5, 3), (2, 7)], 3),
     (2, 2, 3, 4, [(1, 6), (7, 1), (4, 4)], 4),
 ])
-def test_core_matches_loop_reference(n, lq, m, d, shapes, p):
+def test_core_matches_loop_reference(core, n, lq, m, d, shapes, p):
     gen = torch.Generator().manual_seed(n * 100 + lq * 10 + p)
     value, loc, weights = random_inputs(gen, n, lq, m, d, shapes, p)
-    got = ms_deform_attn_core(value, torch.tensor(shapes), loc, weights)
+    got = core(value, torch.tensor(shapes), loc, weights)
     want = slow_ms_deform_attn(value, shapes, loc, weights)
     assert got.shape == (n, lq, m * d)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
@@ -99,6 +108,48 @@ def test_core_gradients():
     assert torch.autograd.gradcheck(
         lambda v, lc, wt: ms_deform_attn_core(v, torch.tensor([[3, 4], [2, 2]]), lc, wt),
         inputs, atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 3), lq=st.integers(1, 7),
+       m=st.integers(1, 4), d=st.integers(1, 5), p=st.integers(1, 4),
+       shapes=st.lists(st.tuples(st.integers(1, 9), st.integers(1, 9)), min_size=1, max_size=4),
+       on_grid=st.booleans())
+def test_gather_equals_grid_sample_float32(seed, n, lq, m, d, p, shapes, on_grid):
+    """The gather form computes the plain form's sum to float rounding, points far outside,
+    on borders and (``on_grid``) exactly on pixel centres and edges included."""
+    gen = torch.Generator().manual_seed(seed)
+    value, loc, weights = (t.float() for t in random_inputs(gen, n, lq, m, d, shapes, p))
+    loc = loc * 2 - 0.5  # [-0.7, 1.9]: many points outside their level
+    if on_grid:  # multiples of a half pixel of the finest level
+        h, w = shapes[0]
+        loc = (loc * torch.tensor([2 * w, 2 * h])).round() / torch.tensor([2 * w, 2 * h])
+    st_ = torch.tensor(shapes)
+    want = ms_deform_attn_grid_sample(value, st_, loc, weights)
+    got = ms_deform_attn_gather(value, st_, loc, weights)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_gather_gradients_equal_grid_sample():
+    gen = torch.Generator().manual_seed(5)
+    shapes = torch.tensor([[5, 7], [3, 4], [1, 2]])
+    value, loc, weights = random_inputs(gen, 2, 6, 2, 3, shapes.tolist(), 3)
+    grads = []
+    for core in CORES:
+        inputs = [t.clone().requires_grad_() for t in (value, loc, weights)]
+        out = core(inputs[0], shapes, *inputs[1:])
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads.append([t.grad for t in inputs])
+    for want, got in zip(*grads):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8)
+
+
+def test_core_uses_the_gather_form_on_cpu():
+    gen = torch.Generator().manual_seed(2)
+    shapes = torch.tensor([[4, 6], [2, 3]])
+    value, loc, weights = (t.float() for t in random_inputs(gen, 1, 5, 2, 4, shapes.tolist(), 2))
+    assert torch.equal(ms_deform_attn_core(value, shapes, loc, weights),
+                       ms_deform_attn_gather(value, shapes, loc, weights))
 
 
 def test_module_matches_reference_with_random_projections():
