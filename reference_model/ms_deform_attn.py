@@ -188,8 +188,9 @@ class MSDeformAttn(nn.Module):
             v = v.masked_fill(padding_mask[..., None], 0.0)
         v = v.view(n, s, self.n_heads, self.d_model // self.n_heads)  # [N, S, M, D]
         loc, weights = self.sampling(query, reference_points, spatial_shapes)
-        # The core materialises every sampled value ([N*M, D, Lq, L*P], twice): queries are
-        # independent, so they run in chunks that keep that under SAMPLE_BUDGET bytes.
+        # The core materialises per-point samples for all queries at once (grid_sample:
+        # [N*M, D, Lq, L*P] twice; gather: corner rows and weights): queries are independent,
+        # so they run in chunks sized to keep the grid_sample form under SAMPLE_BUDGET bytes.
         per_query = 2 * n * self.d_model * self.n_levels * self.n_points * v.element_size()
         chunk = max(1, SAMPLE_BUDGET // per_query)
         out = torch.cat([ms_deform_attn_core(v, spatial_shapes, loc[:, i:i + chunk],
