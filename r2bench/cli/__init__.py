@@ -6,6 +6,7 @@ from r2bench.cli import (
     demo_cmd,  # noqa: F401
     model_cmd,  # noqa: F401
     score_cmd,  # noqa: F401
+    train_cmd,  # noqa: F401
 )
 from r2bench.cli.main import main
 
