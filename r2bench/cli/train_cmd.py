@@ -40,24 +40,14 @@ def parse_overrides(pairs: tuple[str, ...]) -> dict:
 def build_train_config(config: str, text_encoder: str | None, overrides: dict, **top):
     """The preset of ``config`` with ``top`` (None = keep) and the ``--set`` overrides."""
     from reference_model.config import CONFIGS
-    from reference_model.training.config import PRESETS, TrainConfig
+    from reference_model.training.config import PRESETS, with_overrides
 
     cfg = PRESETS[config](CONFIGS[config](text_encoder))
     cfg = cfg.replace(**{k: v for k, v in top.items() if v is not None})
-    if not overrides:
-        return cfg
     try:
-        return TrainConfig.from_dict(_merge(cfg.to_dict(), overrides))
+        return with_overrides(cfg, overrides)
     except (ValueError, TypeError) as e:
         raise R2BenchError(None, f"--set: {e}") from None
-
-
-def _merge(base: dict, changes: dict) -> dict:
-    out = dict(base)
-    for k, v in changes.items():
-        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) \
-            else v
-    return out
 
 
 @main.command()
@@ -130,3 +120,66 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    from reference_model.training.ablate import VARIANTS
+
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown variant(s) {', '.join(unknown) or '(none)'}; "
+                                 f"choose from {', '.join(VARIANTS)}")
+    return names
+
+
+@main.command()
+@click.option("--config", "config", type=click.Choice(["tiny", "r50"]), default="tiny",
+              show_default=True, help="Base model and training preset.")
+@click.option("--data", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Ref-Youtube-VOS-layout root with ground truth.")
+@click.option("--split", default="train", show_default=True, help="Split of --data.")
+@click.option("--val", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="R2 dataset every variant is scored on.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Folder of the variants' runs and results (rerun to continue).")
+@click.option("--variants", callback=_variants, default=None,
+              help="Comma-separated variants  [default: full, no-pair-head, cycle-off, "
+                   "cycle-pointwise, cycle-distance, cycle-angle, no-mix-query, no-grounding, "
+                   "baseline].")
+@click.option("--text-encoder", "text_dir", type=click.Path(path_type=str), default=None,
+              help="Text-encoder folder (needed for r50).")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Epochs  [preset].")
+@click.option("--max-steps", type=click.IntRange(1), default=None,
+              help="Steps per variant.")
+@click.option("--seed", type=int, default=None, help="Seed of every variant  [preset].")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a field of the base config (repeatable).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+@click.option("--workers", type=click.IntRange(0), default=2, show_default=True,
+              help="Data-loading processes.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="Torch threads per process  [torch's default].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps, seed, sets,
+           device, workers, threads, quiet):
+    """Train one model per ablation switch of the paper (Tables 3-6) on the same data and
+    seed, score each on the --val R2 dataset and print the J, F, J&F, R, J&F&R table."""
+    from r2bench.cli.model_cmd import _quiet_hf
+    from r2bench.report import format_summary_table
+    from reference_model.training.ablate import DEFAULT_VARIANTS, run_ablation
+    from reference_model.training.loop import RunOptions
+
+    _quiet_hf()
+    if config == "r50" and text_dir is None:
+        raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
+    cfg = build_train_config(config, text_dir, parse_overrides(sets), epochs=epochs,
+                             max_steps=max_steps, seed=seed)
+    opts = RunOptions(device=device, workers=workers, threads=threads,
+                      progress=progress_enabled(quiet))
+    rows = run_ablation(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts)
+    if rows:
+        click.echo(format_summary_table(rows))

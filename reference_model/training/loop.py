@@ -197,6 +197,8 @@ class Trainer:
         import torch.distributed as dist
 
         self._own_group = False
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
             self._own_group = True
@@ -461,8 +463,8 @@ class StepLog:
 
 def _write_text_folder(cfg: TrainConfig, data: str, split: str, text_dir: Path) -> None:
     """The run's tokenizer folder: a copy of ``cfg.model.text_encoder.path`` (tokenizer files
-    and config.json), or for a config without one a small tokenizer trained on the split's
-    captions (and their left/right swaps), whose language model the run initialises."""
+    and config.json), or for a config without one a small language model and its tokenizer
+    trained on the split's captions (and their left/right swaps)."""
     from r2bench.fileio import atomic_directory
 
     from .augment import swap_left_right
@@ -478,15 +480,30 @@ def _write_text_folder(cfg: TrainConfig, data: str, split: str, text_dir: Path) 
                 if (Path(src) / name).is_file():
                     shutil.copyfile(Path(src) / name, tmp / name)
             return
-        from reference_model.text_encoder import make_tiny_text_encoder
-
         texts = [e.text for e in _index(data, split, cfg.model.num_frames).expressions]
-        corpus = sorted(set(texts) | {swap_left_right(t) for t in texts})
-        make_tiny_text_encoder(tmp, corpus, weights=False, **TINY_TEXT_ENCODER)
+        write_tiny_language_model(tmp, sorted(set(texts) | {swap_left_right(t) for t in texts}))
+
+
+def write_tiny_language_model(folder: Path, corpus: list[str], seed: int = 0) -> None:
+    """A small random RoBERTa and its tokenizer trained on ``corpus``, its weights drawn with
+    standard deviation 1/sqrt(width) (at the default 0.02, right for width 768, the sentence
+    embedding of a width-64 model hardly depends on the sentence) and no dropout."""
+    from transformers import RobertaConfig, RobertaModel
+
+    from reference_model.text_encoder import make_tiny_text_encoder
+
+    make_tiny_text_encoder(folder, corpus, weights=False, **TINY_TEXT_ENCODER)
+    config = RobertaConfig.from_pretrained(folder)
+    config.initializer_range = config.hidden_size ** -0.5
+    config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = RobertaModel(config)
+    model.save_pretrained(folder)
 
 
 TINY_TEXT_ENCODER = {"hidden": 64, "layers": 2, "heads": 2, "vocab_size": 400,
-                     "max_positions": 64, "seed": 0}
+                     "max_positions": 64}
 """The language model a run without a text-encoder folder trains with."""
 
 

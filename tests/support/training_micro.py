@@ -20,6 +20,7 @@ def micro_config(text_dir: str, **changes):
 
     base = tiny(text_dir)
     model = base.replace(
+        text_encoder=replace(base.text_encoder, freeze=True),  # its dropout would differ by rank
         backbone=replace(base.backbone, width=8),
         transformer=TransformerConfig(hidden_dim=32, nheads=2, enc_layers=1, dec_layers=2,
                                       dim_feedforward=32, dropout=0.0, enc_n_points=1,

@@ -80,5 +80,10 @@ def test_two_gloo_processes_take_the_one_process_step(micro_source, tiny_text_di
     assert losses(ddp)[1] == pytest.approx(losses(tmp_path / "single")[1], rel=1e-6)
     want, got = gradients(single.model), torch.load(ddp / "grads.pt")
     assert want.keys() == got.keys() and len(want) > 100
-    for name, g in want.items():  # float32 sums in another order: within 1e-4 of the scale
-        assert (got[name] - g).abs().max() <= 1e-4 * g.abs().max() + 1e-12, name
+    # float32 sums in another order: 1e-5 of the whole gradient's norm, and no tensor off by
+    # more than 1e-3 of its own scale (a wrong DDP step is off by factors, not by rounding)
+    diff = torch.cat([(got[n] - g).flatten() for n, g in want.items()])
+    whole = torch.cat([g.flatten() for g in want.values()])
+    assert diff.norm() <= 1e-5 * whole.norm()
+    for name, g in want.items():
+        assert (got[name] - g).abs().max() <= 1e-3 * g.abs().max() + 1e-12, name

@@ -1,0 +1,102 @@
+"""Make the shipped tiny reference model (``reference_model/weights/tiny_synth*``).
+
+    .venv/bin/python scripts/make_tiny_checkpoint.py [--work DIR] [--out reference_model/weights]
+
+1. ``r2bench synth`` source, seed 0: the demo's valid split (24 videos of 8 frames at
+   96 x 160) and TRAIN_VIDEOS train videos;
+2. the R2 dataset of its valid split (build-dataset seed 0): the demo's;
+3. ``r2bench train --config tiny`` on the train split, one process with one torch thread
+   and one loader worker, a fixed number of steps;
+4. the model and its tokenizer folder copied to ``--out``, with ``tiny_synth.json``: how
+   they were made and the scores they reach on the R2 dataset (run-reference, then score).
+
+Every step is seeded and runs with fixed thread counts and deterministic algorithms, so two
+runs on the same CPU type write the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from datasets_builder.build import build_dataset
+from datasets_builder.synth import SynthConfig, write_source
+from r2bench.fileio import atomic_write_json
+from reference_model.checkpoint import read_checkpoint, save_checkpoint
+from reference_model.config import tiny
+from reference_model.training.config import tiny_train
+from reference_model.training.loop import RunOptions, train
+
+log = logging.getLogger("make_tiny_checkpoint")
+
+TRAIN_VIDEOS = 400
+DEMO = SynthConfig(videos=24, train_videos=TRAIN_VIDEOS, frames=8, height=96, width=160, seed=0)
+STEPS = 1500  # fits in 10 minutes of a quiet 2-core CPU (docs/training.md)
+
+
+def make(work: Path, out: Path) -> dict:
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    write_source(work / "synth", DEMO, workers=1)
+    build_dataset(work / "synth", "valid", work / "r2", seed=0)
+    cfg = tiny_train(tiny()).replace(max_steps=STEPS)
+    start = time.perf_counter()
+    train(cfg, str(work / "synth"), "train", work / "run",
+          RunOptions(device="cpu", workers=1, threads=1, progress=True))
+    seconds = time.perf_counter() - start
+    weights, trained = read_checkpoint(work / "run" / "model.safetensors")
+    out.mkdir(parents=True, exist_ok=True)
+    text_out = out / "tiny_synth_text"
+    if text_out.exists():
+        shutil.rmtree(text_out)
+    shutil.copytree(work / "run" / "text_encoder", text_out)
+    portable = trained.replace(text_encoder=replace(trained.text_encoder, path=None))
+    save_checkpoint(out / "tiny_synth.safetensors", weights, portable)
+
+    from reference_model.shipped import run_shipped
+
+    results = run_shipped(work / "r2", work / "preds")
+    digest = hashlib.sha256((out / "tiny_synth.safetensors").read_bytes()).hexdigest()
+    record = {"format": "r2bench/shipped-model", "version": 1,
+              "checkpoint": "tiny_synth.safetensors", "sha256": digest,
+              "text_encoder": "tiny_synth_text",
+              "made_by": "scripts/make_tiny_checkpoint.py",
+              "train": {"config": "tiny", "steps": STEPS, "seed": cfg.seed,
+                        "synth": {"videos": DEMO.videos, "train_videos": TRAIN_VIDEOS,
+                                  "frames": DEMO.frames, "size": [DEMO.height, DEMO.width],
+                                  "seed": DEMO.seed},
+                        "threads": 1, "workers": 1},
+              "demo_scores": results["summary"]}
+    atomic_write_json(out / "tiny_synth.json", record)
+    log.info("trained %d steps in %.0f s; scores %s", STEPS, seconds,
+                 json.dumps(results["summary"]))
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=None,
+                        help="Keep the source, R2 dataset and run here [a temporary folder].")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).resolve().parents[1] / "reference_model"
+                        / "weights")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.work is not None:
+        make(args.work, args.out)
+        return
+    with tempfile.TemporaryDirectory(prefix="r2bench-tiny-") as tmp:
+        make(Path(tmp), args.out)
+
+
+if __name__ == "__main__":
+    main()
