@@ -29,6 +29,7 @@ import os
 import shutil
 import signal
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -275,7 +276,10 @@ class Trainer:
             outputs = self.pair_forward(frames, batch.clip_of_pair, batch.captions)
         losses = self.criterion(_as_float(outputs) if self.amp else outputs, batch.targets)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(losses["loss"]).backward()
+        with warnings.catch_warnings():
+            # DDP: 1x1 convolutions get channels-last gradients, copied correctly, only slower
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
+            self.scaler.scale(losses["loss"]).backward()
         self.scaler.unscale_(self.optimizer)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         max_norm = self.cfg.optim.clip_max_norm

@@ -85,6 +85,8 @@ def test_cli_demo(tmp_path):
     assert rows["oracle"] == ["100.0"] * 5
     assert rows["rvos_oracle"][:3] == ["100.0"] * 3 and float(rows["rvos_oracle"][3]) < 50
     assert rows["empty"][3:] == ["-", "-"]
+    assert len(rows["reference_tiny"]) == 5  # the shipped model (the model extra is installed)
     assert (tmp_path / "d" / "results" / "oracle.json").is_file()
+    assert (tmp_path / "d" / "results" / "reference.json").is_file()
     again = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d")])
     assert again.exit_code == 2 and "already exists" in again.output
