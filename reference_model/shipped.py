@@ -31,9 +31,11 @@ def record() -> dict:
     return load_json(RECORD, "shipped model record")
 
 
-def run_shipped(r2_dataset: str | os.PathLike, out: str | os.PathLike,
-                progress: bool = False) -> dict:
-    """Run the shipped model over an R2 dataset into ``out`` and score it: the results."""
-    model, cfg = load_model(CHECKPOINT, TEXT_ENCODER, "cpu")
+def run_shipped(r2_dataset: str | os.PathLike, out: str | os.PathLike, progress: bool = False,
+                checkpoint: str | os.PathLike = CHECKPOINT,
+                text_encoder: str | os.PathLike = TEXT_ENCODER) -> dict:
+    """Run the shipped model (or another checkpoint) over an R2 dataset into ``out`` and
+    score it: the results."""
+    model, cfg = load_model(checkpoint, text_encoder, "cpu")
     run_reference(r2_dataset, None, model, cfg.short_side, out, InferenceConfig(), progress)
     return score_submission(out, r2_dataset, workers=1)
