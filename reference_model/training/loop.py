@@ -66,7 +66,7 @@ SIGNAL_ACTIONS = MappingProxyType({"SIGTERM": "stop", "SIGINT": "stop", "SIGUSR1
 
 
 class TrainingError(R2BenchError):
-    """Training cannot go on (a loss that is not finite, a run folder in the way)."""
+    """Training cannot go on (a loss that is not finite)."""
 
     exit_code = 1
 
@@ -217,8 +217,8 @@ class Trainer:
         text_dir = self.run_dir / "text_encoder"
         if self.rank == 0:
             if resume is None and (self.run_dir / "checkpoints").exists():
-                raise TrainingError(self.run_dir, "already holds a run (continue it with "
-                                                  "--resume, or choose a new --out)")
+                raise R2BenchError(self.run_dir, "already holds a run (continue it with "
+                                                 "--resume, or choose a new --out)")
             self.run_dir.mkdir(parents=True, exist_ok=True)
             if not (text_dir / "config.json").exists():
                 _write_text_folder(cfg, data, split, text_dir)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from click.testing import CliRunner
 from training_micro import micro_config
 
 from r2bench.cli import main
 from r2bench.cli.train_cmd import parse_overrides
-from reference_model.training.loop import RunOptions, train
+from reference_model.checkpoint import read_checkpoint
+from reference_model.training.loop import RunOptions, Trainer, train
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +65,7 @@ def test_mismatched_or_corrupt_init_is_refused(micro_source, micro_run, tmp_path
 
 def test_a_run_folder_is_not_overwritten(micro_source, micro_run):
     result = run_cli("--data", str(micro_source), "--out", str(micro_run))
-    assert result.exit_code == 1 and "already holds a run" in result.output
+    one_line_error(result, "already holds a run")
 
 
 def test_data_without_ground_truth_is_refused(micro_source, tmp_path):
@@ -79,3 +81,13 @@ def test_overrides_parse_as_json_or_text():
         "model": {"criterion": {"cycle": "angle"}, "head": {"pair_head": False}}}
     result = run_cli("--data", ".", "--out", "x", "--set", "optim.nosuch=1")
     one_line_error(result, "--set", "nosuch")
+
+
+def test_init_starts_from_the_checkpoint(micro_source, micro_run, tiny_text_dir, tmp_path):
+    trainer = Trainer(micro_config(tiny_text_dir, max_steps=1), str(micro_source), "train",
+                      tmp_path / "ft", RunOptions(device="cpu", workers=0, threads=1,
+                                                  progress=False),
+                      init=str(micro_run / "model.safetensors"))
+    want, _ = read_checkpoint(micro_run / "model.safetensors")
+    got = trainer.model.state_dict()
+    assert want.keys() <= got.keys() and all(torch.equal(got[k], want[k]) for k in want)
