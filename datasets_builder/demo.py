@@ -7,6 +7,9 @@ Three reference submissions are made from the ground truth, so their scores are 
   segments something, an object of the negative video on negatives: J and F 100, R low;
 - ``empty``: nothing anywhere: R undefined (no positive foreground), J and F the share of
   frames where the target is absent.
+
+With the ``model`` extra installed, a fourth row is the shipped reference model
+(``reference_model.shipped``) run on the same R2 dataset.
 """
 
 from __future__ import annotations
@@ -136,7 +139,21 @@ def demo_steps(cfg: DemoConfig, out: Path, progress: bool = False) -> list[tuple
         results = name_submission(results, kind, backbone)
         atomic_write_json(out / "results" / f"{kind}.json", results)
         rows.append((kind, results))
-    return rows
+    return rows + reference_rows(out, progress)
+
+
+def reference_rows(out: Path, progress: bool = False) -> list[tuple[str, dict]]:
+    """The shipped reference model's row (run-reference on the demo's R2 dataset), or none
+    when the ``model`` extra (torch) is not installed."""
+    try:
+        from reference_model.shipped import NAME, run_shipped
+    except ImportError as e:
+        log.warning("no reference-model row: %s (install the model extra: pip install "
+                    "'r2bench[model]')", e)
+        return []
+    results = run_shipped(out / "r2", out / "submissions" / "reference", progress)
+    atomic_write_json(out / "results" / "reference.json", results)
+    return [(NAME, results)]
 
 
 def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,

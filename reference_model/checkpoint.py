@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -316,3 +317,20 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Tensor], cfg: R2VO
     meta.update(extra_metadata or {})
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=meta)
+        _sort_metadata(tmp)
+
+
+def _sort_metadata(path: str) -> None:
+    """Rewrite a safetensors header with its metadata keys sorted, in place. The writer
+    emits them in hash order, which differs between processes: without this the same
+    weights and config give different bytes. The header keeps its length."""
+    with open(path, "r+b") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        raw = f.read(size)
+        header = json.loads(raw)
+        if "__metadata__" not in header:
+            return
+        header = {"__metadata__": dict(sorted(header.pop("__metadata__").items())), **header}
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        f.seek(8)
+        f.write(text.ljust(size, b" "))  # same content reordered: never longer

@@ -175,8 +175,11 @@ def _from_dict(cls: type, data: dict[str, Any]) -> Any:
         kind = hints[name]
         if dataclasses.is_dataclass(kind):
             value = _from_dict(kind, value)
-        elif _is_tuple(kind) and isinstance(value, list):
+        elif _is_tuple(kind) and isinstance(value, (list, tuple)):
             value = tuple(value)
+        elif _is_tuple(kind) and value is not None:
+            raise TypeError(f"{cls.__name__}.{name}: expected a list, e.g. [{value}], "
+                            f"got {value!r}")
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -193,10 +196,14 @@ def _is_tuple(kind: Any) -> bool:
 
 
 def tiny(text_encoder_path: str | None = None) -> R2VOSConfig:
-    """The release's structure at CPU size: ResNet-18 of width 16, hidden 64, 96x160 frames."""
+    """The release's structure at CPU size: ResNet-18 of width 16, hidden 64, 96x160 frames.
+
+    Its language model is small and starts random (no pretrained one exists at this size),
+    so unlike the release's it is trained (``freeze=False``).
+    """
     return R2VOSConfig(
         backbone=BackboneConfig(name="resnet18", width=16),
-        text_encoder=TextEncoderConfig(path=text_encoder_path, dropout=0.0),
+        text_encoder=TextEncoderConfig(path=text_encoder_path, freeze=False, dropout=0.0),
         transformer=TransformerConfig(hidden_dim=64, nheads=4, enc_layers=1, dec_layers=2,
                                       dim_feedforward=128, dropout=0.0, enc_n_points=2,
                                       dec_n_points=2, input_proj_groups=8, fusion_nheads=4),

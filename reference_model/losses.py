@@ -1,11 +1,14 @@
-"""Unweighted loss functions of the R2-VOS objective (paper section 4.5, eqs. 8-11).
+"""Unweighted loss functions of the R2-VOS objective as the authors released it
+(lxa9867/R2VOS ``models/criterion.py`` and ``models/segmentation.py``; paper section 4.5).
 
 Small pure functions; :mod:`reference_model.criterion` looks them up, reduces them and applies
-the weights. Segmentation terms follow DETR / Deformable DETR (sigmoid focal loss, Dice,
-BCE); the text-reconstruction terms are the relational knowledge distillation losses of Park
-et al. 2019 (RKD), written here between the sentence embeddings e and their reconstructions e'.
+the weights. Segmentation terms follow Deformable DETR (sigmoid focal loss, Dice). The text
+terms are the relational knowledge distillation losses of Park et al. 2019 (RKD) between the
+reconstructed sentence embeddings e' (the student) and the sentence embeddings e (the
+teacher, detached as the release does); the paper's eqs. 9-10 write the same relations
+without the detachment and averaged over distinct tuples only (``docs/training.md``).
 
-Legend: M masks or pairs, P pixels, C channels, Q positive pairs (videos) in a batch.
+Legend: M masks or pairs, P pixels, N embeddings, C channels.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 Reduction = Literal["none", "mean", "sum"]
-_EPS = 1e-12  # keeps sqrt and division away from 0 where identical embeddings would NaN
+_EPS = 1e-12  # the release's clamp before the square root of squared distances
 
 
 def _reduce(loss: Tensor, reduction: Reduction) -> Tensor:
@@ -46,17 +49,11 @@ def sigmoid_focal_loss(inputs: Tensor, targets: Tensor, alpha: float = 0.25,
     return _reduce(loss, reduction)
 
 
-def sigmoid_bce_loss(inputs: Tensor, targets: Tensor, reduction: Reduction = "none") -> Tensor:
-    """Binary cross-entropy on logits, element-wise (the mask "BCE" of eq. 11)."""
-    return _reduce(F.binary_cross_entropy_with_logits(inputs, targets, reduction="none"),
-                   reduction)
-
-
 def dice_loss(inputs: Tensor, targets: Tensor, smooth: float = 1.0) -> Tensor:
     """Dice loss per mask: 1 - (2 sum(p y) + s) / (sum(p) + sum(y) + s), p = sigmoid(inputs).
 
     inputs (logits), targets: [M, *] -> [M]. ``smooth`` = 1 as in DETR, so two empty masks
-    have loss 0.
+    have loss 0. A clip is one mask here: the release flattens T x h x w together.
     """
     prob = inputs.sigmoid().flatten(1)  # [M, P]
     targets = targets.flatten(1)  # [M, P]
@@ -65,75 +62,75 @@ def dice_loss(inputs: Tensor, targets: Tensor, smooth: float = 1.0) -> Tensor:
     return 1 - (numerator + smooth) / (denominator + smooth)
 
 
-def huber_loss(inputs: Tensor, targets: Tensor, delta: float = 1.0) -> Tensor:
-    """Element-wise Huber loss: d^2 / 2 if |d| <= delta else delta (|d| - delta / 2).
-
-    With delta = 1 this is the l_delta of eqs. 9-10 (and PyTorch's smooth L1 with beta = 1).
-    """
-    diff = (inputs - targets).abs()
-    return torch.where(diff <= delta, 0.5 * diff**2, delta * (diff - 0.5 * delta))
-
-
 def _connected_zero(*tensors: Tensor) -> Tensor:
     # A zero that is still part of the graph, so backward() works and gives zero gradients.
     return sum(t.sum() for t in tensors) * 0.0
 
 
 def pairwise_distances(x: Tensor) -> Tensor:
-    """Euclidean distances ||x_i - x_j||: [Q, C] -> [Q, Q], differentiable at 0."""
-    sq = (x[:, None, :] - x[None, :, :]).pow(2).sum(-1)  # [Q, Q]
-    return sq.clamp(min=_EPS).sqrt()
+    """Euclidean distances ||x_i - x_j|| with an exact zero diagonal: [N, C] -> [N, N].
 
-
-def _normalized_distances(x: Tensor, off_diag: Tensor) -> Tensor:
-    """phi_D of eq. 9 for every ordered pair i != j: ||x_i - x_j|| / mu, mu the mean distance."""
-    dist = pairwise_distances(x)[off_diag]  # [Q(Q-1)]
-    return dist / dist.mean().clamp(min=_EPS)
-
-
-def rkd_distance_loss(e: Tensor, e_rec: Tensor, delta: float = 1.0) -> Tensor:
-    """L_dist of eq. 9, averaged over ordered pairs (i, j), i != j.
-
-    e, e_rec: [Q, C] sentence embeddings and their reconstructions. Fewer than 2 rows -> 0.
+    Computed as the release does (from the Gram matrix, squared distances clamped at 1e-12
+    before the root), which keeps the gradient finite where two rows coincide.
     """
-    q = e.shape[0]
-    if q < 2:
-        return _connected_zero(e, e_rec)
-    off_diag = ~torch.eye(q, dtype=torch.bool, device=e.device)
-    return huber_loss(_normalized_distances(e, off_diag),
-                      _normalized_distances(e_rec, off_diag), delta).mean()
+    sq = x.pow(2).sum(1)  # [N]
+    d = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp(min=_EPS).sqrt()  # [N, N]
+    return d * (1 - torch.eye(len(x), dtype=d.dtype, device=d.device))
 
 
-def _angle_cosines(x: Tensor) -> Tensor:
-    """cos of the angle at x_j between x_i - x_j and x_k - x_j: [Q, C] -> [Q, Q, Q] (i, j, k)."""
-    diff = F.normalize(x[:, None, :] - x[None, :, :], dim=-1, eps=_EPS)  # [Q, Q, C]: x_i - x_j
-    return torch.einsum("ijc,kjc->ijk", diff, diff)
+def _mean_normalised(d: Tensor) -> Tensor:
+    """Distances divided by their mean over the positive entries (phi_D of eq. 9)."""
+    positive = d > 0
+    mean = d[positive].mean() if bool(positive.any()) else d.new_tensor(1.0)
+    return d / mean
 
 
-def rkd_angle_loss(e: Tensor, e_rec: Tensor, delta: float = 1.0) -> Tensor:
-    """L_angle of eq. 10, averaged over ordered triples (i, j, k) of distinct indices.
+def rkd_distance_loss(student: Tensor, teacher: Tensor) -> Tensor:
+    """RKD distance term (eq. 9 as released): smooth-L1 (Huber, delta 1) between the
+    mean-normalised distance matrices of student and detached teacher, averaged over all
+    N x N entries (the zero diagonal included).
 
-    e, e_rec: [Q, C]. Fewer than 3 rows -> 0.
+    student (e'), teacher (e): [N, C]. Fewer than 2 rows -> 0.
     """
-    q = e.shape[0]
-    if q < 3:
-        return _connected_zero(e, e_rec)
-    idx = torch.arange(q, device=e.device)
-    i, j, k = idx[:, None, None], idx[None, :, None], idx[None, None, :]
-    distinct = (i != j) & (j != k) & (i != k)  # [Q, Q, Q]
-    return huber_loss(_angle_cosines(e)[distinct], _angle_cosines(e_rec)[distinct], delta).mean()
+    if len(student) < 2:
+        return _connected_zero(student)
+    with torch.no_grad():
+        t = _mean_normalised(pairwise_distances(teacher))
+    s = _mean_normalised(pairwise_distances(student))
+    return F.smooth_l1_loss(s, t)
 
 
-def pointwise_cycle_loss(e: Tensor, e_rec: Tensor,
-                         kind: Literal["mse", "cosine"] = "cosine") -> Tensor:
-    """The point-wise alternative to eqs. 9-10: mean over rows of MSE or 1 - cos(e_i, e'_i).
+def angle_cosines(x: Tensor) -> Tensor:
+    """cos of the angle at x_i between x_j - x_i and x_k - x_i: [N, C] -> [N, N, N] (i, j, k);
+    0 where j = i or k = i (a zero vector stays zero when normalised)."""
+    diff = F.normalize(x[None, :, :] - x[:, None, :], p=2, dim=2)  # [N, N, C]: x_j - x_i
+    return torch.bmm(diff, diff.transpose(1, 2))
 
-    e, e_rec: [Q, C]. No rows -> 0. "mse" averages over channels too.
+
+def rkd_angle_loss(student: Tensor, teacher: Tensor) -> Tensor:
+    """RKD angle term (eq. 10 as released): smooth-L1 between the angle cosines of student
+    and detached teacher, averaged over all N^3 index triples (degenerate ones included).
+
+    student, teacher: [N, C]. Fewer than 3 rows -> 0 (no proper angle exists).
     """
-    if e.shape[0] == 0:
-        return _connected_zero(e, e_rec)
-    if kind == "mse":
-        return F.mse_loss(e_rec, e)
-    if kind == "cosine":
-        return (1 - F.cosine_similarity(e, e_rec, dim=-1, eps=_EPS)).mean()
-    raise ValueError(f"unknown point-wise cycle loss {kind!r}")
+    if len(student) < 3:
+        return _connected_zero(student)
+    with torch.no_grad():
+        t = angle_cosines(teacher)
+    return F.smooth_l1_loss(angle_cosines(student), t)
+
+
+def pointwise_distance_loss(student: Tensor, teacher: Tensor) -> Tensor:
+    """Point-wise cycle term (the release's ``loss_cycle_mse``): mean over rows of
+    ||e'_i - e_i|| (``F.pairwise_distance``, eps 1e-6), gradient into both. No rows -> 0."""
+    if len(student) == 0:
+        return _connected_zero(student, teacher)
+    return F.pairwise_distance(student, teacher, p=2).mean()
+
+
+def margin_distance_loss(student: Tensor, teacher: Tensor, margin: float) -> Tensor:
+    """The release's negative-pair term (``loss_cycle_contrastive``): max(0, margin - mean_i
+    ||e'_i - e_i||) over unrelated pairs, pushing e' away from e. No rows -> 0."""
+    if len(student) == 0:
+        return _connected_zero(student, teacher)
+    return (margin - F.pairwise_distance(student, teacher, p=2).mean()).clamp(min=0)

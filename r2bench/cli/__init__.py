@@ -11,6 +11,7 @@ from r2bench.cli import (
     profile_cmd,  # noqa: F401
     refdata_cmd,  # noqa: F401
     score_cmd,  # noqa: F401
+    train_cmd,  # noqa: F401
 )
 from r2bench.cli.main import main
 

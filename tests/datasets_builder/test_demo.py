@@ -95,6 +95,8 @@ def test_cli_demo(tmp_path):
     assert "† published in the R2-VOS paper (Table 2, R2-Youtube-VOS)" in r.output
     assert json.loads((tmp_path / "d" / "results" / "oracle.json").read_text())["method"] == \
         "oracle"
+    assert len(rows["reference_tiny"]) == 5  # the shipped model (the model extra is installed)
     assert (tmp_path / "d" / "results" / "oracle.json").is_file()
+    assert (tmp_path / "d" / "results" / "reference.json").is_file()
     again = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d")])
     assert again.exit_code == 2 and "already exists" in again.output

@@ -69,8 +69,10 @@ def test_tiny_forward_contract(tiny_text_dir):
 
 
 def test_eval_computes_only_the_last_layers_masks(tiny_text_dir):
-    # tiny has no dropout and a frozen language model: train and eval compute the same values
-    model = _model(tiny(tiny_text_dir))
+    # With no dropout and the language model frozen (kept in eval mode), train and eval
+    # compute the same values.
+    cfg = tiny(tiny_text_dir)
+    model = _model(cfg.replace(text_encoder=dataclasses.replace(cfg.text_encoder, freeze=True)))
     frames = _frames(1, 2, 96, 160)
     with torch.no_grad():
         trained = model.train()(frames, CAPTIONS[:1])

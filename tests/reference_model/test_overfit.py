@@ -12,17 +12,16 @@ def _batch():
     """Two clips of T=2 frames: a positive one with a moving bright square, a negative one."""
     t, h, w = 2, 96, 160
     frames = torch.randn(2, t, 3, h, w, generator=torch.Generator().manual_seed(0)) * 0.1
-    masks = torch.zeros(1, t, h, w)
-    boxes = torch.zeros(1, t, 4)
+    masks = torch.zeros(t, h, w)
+    boxes = torch.zeros(t, 4)
     for i in range(t):
         y0, x0 = 24, 40 + 24 * i
         frames[0, i, :, y0:y0 + 32, x0:x0 + 48] += 2.0
-        masks[0, i, y0:y0 + 32, x0:x0 + 48] = 1.0
-        boxes[0, i] = torch.tensor([(x0 + 24) / w, (y0 + 16) / h, 48 / w, 32 / h])
+        masks[i, y0:y0 + 32, x0:x0 + 48] = 1.0
+        boxes[i] = torch.tensor([(x0 + 24) / w, (y0 + 16) / h, 48 / w, 32 / h])
     positive = {"positive": True, "boxes": boxes, "masks": masks,
-                "valid": torch.ones(1, t, dtype=torch.bool)}
-    negative = {"positive": False, "boxes": torch.zeros(0, t, 4),
-                "masks": torch.zeros(0, t, h, w), "valid": torch.zeros(0, t, dtype=torch.bool)}
+                "valid": torch.ones(t, dtype=torch.bool)}
+    negative = {"positive": False}
     return frames, ["the big white square moving right", "the red circle above the star"], \
         [positive, negative]
 

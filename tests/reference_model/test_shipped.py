@@ -1,0 +1,33 @@
+"""The shipped tiny model: its files are the recorded ones, it loads, and it reproduces the
+scores recorded for it on the demo's R2 dataset."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from datasets_builder.build import build_dataset
+from datasets_builder.synth import SynthConfig, write_source
+from reference_model.shipped import CHECKPOINT, TEXT_ENCODER, record, run_shipped
+
+
+def test_shipped_files_are_the_recorded_ones():
+    rec = record()
+    assert hashlib.sha256(CHECKPOINT.read_bytes()).hexdigest() == rec["sha256"]
+    assert CHECKPOINT.stat().st_size < 10 * 2**20
+    assert (TEXT_ENCODER / "config.json").is_file() and (TEXT_ENCODER / "vocab.json").is_file()
+
+
+@pytest.mark.slow
+def test_shipped_model_reproduces_its_recorded_scores(tmp_path):
+    rec = record()
+    s = rec["train"]["synth"]
+    write_source(tmp_path / "src", SynthConfig(videos=s["videos"], train_videos=0,
+                                               frames=s["frames"], height=s["size"][0],
+                                               width=s["size"][1], seed=s["seed"]))
+    build_dataset(tmp_path / "src", "valid", tmp_path / "r2", seed=0)
+    got = run_shipped(tmp_path / "r2", tmp_path / "preds")["summary"]
+    want = rec["demo_scores"]
+    for key in ("J", "F", "JF", "R", "JFR"):
+        assert got[key] == pytest.approx(want[key], abs=1e-3), key

@@ -1,0 +1,95 @@
+"""``r2bench train`` on bad input: one line, exit status 2, nothing trained."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+from training_micro import micro_config
+
+from r2bench.cli import main
+from r2bench.cli.train_cmd import parse_overrides
+from reference_model.checkpoint import read_checkpoint
+from reference_model.training.loop import RunOptions, Trainer, train
+
+
+@pytest.fixture(scope="module")
+def micro_run(micro_source, tiny_text_dir, tmp_path_factory):
+    """A one-step run of the micro config: a real checkpoint of a different configuration."""
+    run = tmp_path_factory.mktemp("micro_run") / "run"
+    train(micro_config(tiny_text_dir, max_steps=1), str(micro_source), "train", run,
+          RunOptions(device="cpu", workers=0, threads=1, progress=False))
+    return run
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, ["train", "--config", "tiny", "-q", "--workers", "0",
+                                     "--threads", "1", *args])
+
+
+def one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("r2bench: "), result.output
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def test_corrupt_checkpoint_is_refused_on_resume(micro_source, tmp_path):
+    ckpt = tmp_path / "run" / "checkpoints" / "step-00000004"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer.pt").write_bytes(b"PK\x03\x04 truncated")
+    (ckpt / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    result = run_cli("--data", str(micro_source), "--out", str(tmp_path / "run"),
+                     "--resume", str(tmp_path / "run"))
+    one_line_error(result, "trainer.pt", "not a readable training state")
+
+
+def test_checkpoint_of_another_config_is_refused_on_resume(micro_source, micro_run, tmp_path):
+    result = run_cli("--data", str(micro_source), "--out", str(tmp_path / "new"),
+                     "--resume", str(micro_run))
+    one_line_error(result, "step-00000001", "written by a different configuration")
+
+
+def test_mismatched_or_corrupt_init_is_refused(micro_source, micro_run, tmp_path):
+    result = run_cli("--data", str(micro_source), "--out", str(tmp_path / "a"),
+                     "--init", str(micro_run / "model.safetensors"))
+    one_line_error(result, "model.safetensors", "mis-shaped keys")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint at all")
+    result = run_cli("--data", str(micro_source), "--out", str(tmp_path / "b"), "--init",
+                     str(junk))
+    one_line_error(result, "junk.pth", "not a readable checkpoint")
+    assert not (tmp_path / "b" / "checkpoints").exists()
+
+
+def test_a_run_folder_is_not_overwritten(micro_source, micro_run):
+    result = run_cli("--data", str(micro_source), "--out", str(micro_run))
+    one_line_error(result, "already holds a run")
+
+
+def test_data_without_ground_truth_is_refused(micro_source, tmp_path):
+    result = run_cli("--data", str(micro_source), "--split", "nosuch", "--out",
+                     str(tmp_path / "r"))
+    one_line_error(result, "meta_expressions.json")
+
+
+def test_overrides_parse_as_json_or_text():
+    assert parse_overrides(("optim.lr=3e-4", "model.criterion.cycle=angle",
+                            "model.head.pair_head=false")) == {
+        "optim": {"lr": 3e-4},
+        "model": {"criterion": {"cycle": "angle"}, "head": {"pair_head": False}}}
+    result = run_cli("--data", ".", "--out", "x", "--set", "optim.nosuch=1")
+    one_line_error(result, "--set", "nosuch")
+    result = run_cli("--data", ".", "--out", "x", "--set", "optim.lr_drop=6")  # not [6]
+    one_line_error(result, "--set", "lr_drop", "expected a list")
+
+
+def test_init_starts_from_the_checkpoint(micro_source, micro_run, tiny_text_dir, tmp_path):
+    trainer = Trainer(micro_config(tiny_text_dir, max_steps=1), str(micro_source), "train",
+                      tmp_path / "ft", RunOptions(device="cpu", workers=0, threads=1,
+                                                  progress=False),
+                      init=str(micro_run / "model.safetensors"))
+    want, _ = read_checkpoint(micro_run / "model.safetensors")
+    got = trainer.model.state_dict()
+    assert want.keys() <= got.keys() and all(torch.equal(got[k], want[k]) for k in want)
