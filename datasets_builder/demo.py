@@ -146,12 +146,15 @@ def reference_rows(out: Path, progress: bool = False) -> list[tuple[str, dict]]:
     """The shipped reference model's row (run-reference on the demo's R2 dataset), or none
     when the ``model`` extra (torch) is not installed."""
     try:
-        from reference_model.shipped import NAME, run_shipped
+        from reference_model.shipped import BACKBONE, NAME, run_shipped
     except ImportError as e:
         log.warning("no reference-model row: %s (install the model extra: pip install "
                     "'r2bench[model]')", e)
         return []
-    results = run_shipped(out / "r2", out / "submissions" / "reference", progress)
+    from r2bench.results import name_submission
+
+    results = name_submission(run_shipped(out / "r2", out / "submissions" / "reference",
+                                          progress), NAME, BACKBONE)
     atomic_write_json(out / "results" / "reference.json", results)
     return [(NAME, results)]
 

@@ -4,7 +4,8 @@ Workers are forked where the platform allows (they inherit the loaded modules an
 compiled kernels). Ctrl-C in a terminal sends SIGINT to the whole process group: a worker
 then exits at once and silently (no traceback of its own), and the parent alone reports
 the interruption. SIGINT is held back while the workers start, so that none can be
-interrupted before its handler is in place.
+interrupted before its handler is in place. A process that ignores SIGINT (started in the
+background by a script) keeps ignoring it in its workers.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def _exit_on_sigint(signum, frame) -> None:
 
 
 def _worker_init() -> None:
-    signal.signal(signal.SIGINT, _exit_on_sigint)
+    # A parent that ignores SIGINT (started with nohup or `&` from a script) keeps its
+    # workers ignoring it too: otherwise they would die under a parent that goes on.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _exit_on_sigint)
     if _BLOCKABLE:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 

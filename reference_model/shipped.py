@@ -24,6 +24,7 @@ CHECKPOINT = WEIGHTS / "tiny_synth.safetensors"
 TEXT_ENCODER = WEIGHTS / "tiny_synth_text"
 RECORD = WEIGHTS / "tiny_synth.json"
 NAME = "reference_tiny"
+BACKBONE = "ResNet-18 (width 16)"  # the tiny config's, as the leaderboard shows it
 
 
 def record() -> dict:

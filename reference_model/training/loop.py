@@ -131,7 +131,8 @@ class StopRequests:
     def install(self) -> None:
         for name in SIGNAL_ACTIONS:
             sig = getattr(signal, name, None)
-            if sig is not None:
+            # a signal the process ignores (SIGINT under `nohup` or a script's `&`) stays ignored
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
                 self._previous[sig] = signal.signal(sig, self._handle)
 
     def restore(self) -> None:

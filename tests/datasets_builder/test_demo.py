@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +98,19 @@ def test_cli_demo(tmp_path):
     assert json.loads((tmp_path / "d" / "results" / "oracle.json").read_text())["method"] == \
         "oracle"
     assert len(rows["reference_tiny"]) == 5  # the shipped model (the model extra is installed)
+    assert [c[1] for c in table if c[0] == "reference_tiny"] == ["ResNet-18 (width 16)"]
     assert (tmp_path / "d" / "results" / "oracle.json").is_file()
     assert (tmp_path / "d" / "results" / "reference.json").is_file()
     again = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "d")])
     assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_without_torch_the_reference_row_is_left_out_with_one_line(monkeypatch, caplog,
+                                                                   tmp_path):
+    from datasets_builder.demo import reference_rows
+
+    monkeypatch.setitem(sys.modules, "reference_model.shipped", None)  # import fails
+    with caplog.at_level(logging.WARNING):
+        assert reference_rows(tmp_path) == []
+    assert len(caplog.records) == 1 and "pip install 'r2bench[model]'" in caplog.text
+    assert not (tmp_path / "results").exists()

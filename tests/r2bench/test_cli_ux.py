@@ -225,7 +225,12 @@ def test_verify_counts_in_the_singular(tmp_path):
 # --- Ctrl-C ----------------------------------------------------------------------------------
 
 _INTERRUPTIBLE = """
-import sys, time
+import signal, sys, time
+if sys.argv[1] == "ignore":  # as a shell script's `cmd &` starts it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+else:  # as a terminal starts it, whatever the test runner's own SIGINT disposition
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+del sys.argv[1]
 import r2bench.scoring as scoring
 def slow(unit):
     print("started", flush=True)
@@ -241,8 +246,8 @@ def test_ctrl_c_exits_130_with_one_line_and_no_output(setup, tmp_path, workers):
     r2, preds = setup
     out = tmp_path / "r.json"
     proc = subprocess.Popen(
-        [sys.executable, "-c", _INTERRUPTIBLE, "score", str(preds), "--dataset", str(r2),
-         "--out", str(out), "--workers", workers, "-q"],
+        [sys.executable, "-c", _INTERRUPTIBLE, "terminal", "score", str(preds), "--dataset",
+         str(r2), "--out", str(out), "--workers", workers, "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         assert proc.stdout.readline().startswith("started")
@@ -254,3 +259,21 @@ def test_ctrl_c_exits_130_with_one_line_and_no_output(setup, tmp_path, workers):
     assert proc.returncode == 130, err
     assert err.strip() == "r2bench: interrupted"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_is_ignored_where_the_process_ignores_sigint(setup, tmp_path, workers):
+    # Started in the background by a script, SIGINT is ignored: the job and its workers go on.
+    r2, preds = setup
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTIBLE, "ignore", "score", str(preds), "--dataset",
+         str(r2), "--out", str(tmp_path / "r.json"), "--workers", workers, "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().startswith("started")
+        os.killpg(proc.pid, signal.SIGINT)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.communicate(timeout=2)  # still running, no worker died under it
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
