@@ -141,8 +141,13 @@ class StopRequests:
 
 
 def _ignore_interrupts(worker_id: int) -> None:
-    # Loader workers leave SIGINT to the trainer, which checkpoints before it stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Loader workers leave SIGINT, SIGTERM and SIGUSR1 to the trainer, which checkpoints (and
+    # stops) and then shuts them down: a signal to the whole group (Ctrl-C, `pkill`, a
+    # scheduler's preemption) would otherwise kill them first and the run with them.
+    for name in SIGNAL_ACTIONS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, signal.SIG_IGN)
     torch.set_num_threads(1)
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -93,3 +99,28 @@ def test_init_starts_from_the_checkpoint(micro_source, micro_run, tiny_text_dir,
     want, _ = read_checkpoint(micro_run / "model.safetensors")
     got = trainer.model.state_dict()
     assert want.keys() <= got.keys() and all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_sigterm_to_the_whole_group_checkpoints_and_stops(micro_source, tmp_path):
+    # `pkill` or a scheduler's preemption signals every process, loader workers included:
+    # the run still stops through its own handler, with a checkpoint, not a dead worker.
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "r2bench", "train", "--config", "tiny", "--data",
+         str(micro_source), "--out", str(run), "--workers", "1", "--threads", "1",
+         "--max-steps", "100000", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "log.jsonl").is_file() or \
+                len((run / "log.jsonl").read_text().splitlines()) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM" in out + err and "internal error" not in err
+    assert list((run / "checkpoints").iterdir())
