@@ -38,7 +38,7 @@ from types import MappingProxyType
 import torch
 from torch import Tensor, nn
 
-from r2bench.errors import R2BenchError
+from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_write_bytes, atomic_write_json
 from reference_model.build import build_model
 from reference_model.model import R2VOS, FrameFeatures
@@ -174,6 +174,8 @@ class Trainer:
         if opts.threads:
             torch.set_num_threads(opts.threads)
         self.opts, self.run_dir = opts, Path(run)
+        if opts.val is not None:
+            check_val_dataset(opts.val)  # before the run folder exists and a run is spent
         self.cfg = self._prepare_run(cfg, data, split, resume)
         self.index = build_clip_index(data, split, self.cfg.model.num_frames)
         torch.manual_seed(self.cfg.seed)  # the same initial weights in every process
@@ -411,6 +413,18 @@ class Trainer:
             result.val.append(record)
 
 
+def check_val_dataset(path: str | os.PathLike) -> None:
+    """``--val`` must be an R2 dataset with ground truth (``DatasetError`` otherwise)."""
+    from r2bench.dataset import R2_META, load_eval_dataset
+
+    if Path(path).is_dir() and not (Path(path) / R2_META).is_file():
+        raise DatasetError(path, f"not an R2 dataset (no {R2_META}; make one with r2bench "
+                                 "build-dataset)")
+    ds = load_eval_dataset(path)
+    if ds.gt_root is None:
+        raise DatasetError(path, f"no ground truth to validate with: {ds.gt_missing}")
+
+
 def validate(model: R2VOS, r2_dataset: str, out: Path, device: torch.device, rank: int,
              world_size: int) -> dict | None:
     """Run the model over an R2 dataset (shared among the processes) and score it on
@@ -448,11 +462,10 @@ class StepLog:
         self.recent: list[float] = []
         self.offset = 0.0  # training seconds before a resume: "time" counts on from there
         if active and resumed_step and path.exists():
-            keep = [line for line in path.read_text().splitlines()
-                    if line and json.loads(line).get("step", 0) <= resumed_step]
-            atomic_write_bytes(path, "".join(f"{line}\n" for line in keep).encode())
-            times = [json.loads(line)["time"] for line in keep if '"time"' in line]
-            self.offset = times[-1] if times else 0.0
+            keep = [r for r in map(json.loads, filter(None, path.read_text().splitlines()))
+                    if r.get("step", 0) <= resumed_step]
+            atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in keep).encode())
+            self.offset = next((r["time"] for r in reversed(keep) if "time" in r), 0.0)
         elif active and not resumed_step and path.exists():
             path.unlink()
 

@@ -124,3 +124,12 @@ def test_sigterm_to_the_whole_group_checkpoints_and_stops(micro_source, tmp_path
     assert proc.returncode == 143, err
     assert "stopped by SIGTERM" in out + err and "internal error" not in err
     assert list((run / "checkpoints").iterdir())
+
+
+def test_a_bad_val_dataset_is_refused_before_training(micro_source, tmp_path):
+    for val, fragment in ((tmp_path / "missing", "does not exist"),
+                          (micro_source, "not an R2 dataset")):
+        run = tmp_path / f"run_{val.name}"
+        result = run_cli("--data", str(micro_source), "--out", str(run), "--val", str(val))
+        one_line_error(result, str(val), fragment)
+        assert not run.exists()  # nothing trained, no run folder
