@@ -266,7 +266,7 @@ def _f_from_counts(n_fg, n_gt, fg_match, gt_match):
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def _frame_jf(gt, pred, widths, want_f, s):
-    """J and F of one (H, W) frame pair.
+    """J, F and the intersection (pixels) of one (H, W) frame pair.
 
     A first pass counts the foreground of every row (which gives J); the boundary pass then
     skips the rows that cannot hold a boundary (both rows empty or both full). ``s`` holds
@@ -288,7 +288,7 @@ def _frame_jf(gt, pred, widths, want_f, s):
                 n_fg = _boundary_points_row(pred, y, cols_p, n_fg, buf, words)
     j = 1.0 if union == 0 else inter / union
     if not want_f:
-        return j, np.nan
+        return j, np.nan, inter
     ptr_g[h] = n_gt
     ptr_p[h] = n_fg
     fg_match = 0
@@ -299,21 +299,22 @@ def _frame_jf(gt, pred, widths, want_f, s):
         _fill_grid(ptr_p, cols_p, h, cell, grid_p)
         fg_match = _count_matched(ptr_p, cols_p, ptr_g, cols_g, grid_g, h, widths, pending)
         gt_match = _count_matched(ptr_g, cols_g, ptr_p, cols_p, grid_p, h, widths, pending)
-    return j, _f_from_counts(n_fg, n_gt, fg_match, gt_match)
+    return j, _f_from_counts(n_fg, n_gt, fg_match, gt_match), inter
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def jf_kernel(gt, pred, widths, want_f):
-    """Per-frame J, F and predicted area of two (T, H, W) integer stacks (non-zero = fg).
+    """Per-frame J, F and pixel counts of two (T, H, W) integer stacks (non-zero = fg).
 
-    Returns float64 (T,) J, float64 (T,) F and int64 (T,) foreground pixels of ``pred``.
+    Returns float64 (T,) J, float64 (T,) F and int64 (T, 3) counts: foreground pixels of
+    ``pred``, of ``gt``, and of both (the intersection).
     ``widths`` encodes the dilation disk (see `_count_matched`); without ``want_f`` F is
     NaN and no boundary is computed.
     """
     t_len, h, w = gt.shape
     j = np.empty(t_len)
     f = np.empty(t_len)
-    area = np.empty(t_len, dtype=np.int64)
+    counts = np.empty((t_len, 3), dtype=np.int64)
     cell = widths.shape[0]  # r + 1
     tiles_h = (h + cell - 1) // cell
     tiles_w = (w + cell - 1) // cell
@@ -327,9 +328,10 @@ def jf_kernel(gt, pred, widths, want_f):
         np.empty((tiles_h, tiles_w), dtype=np.uint8),
     )
     for t in range(t_len):
-        j[t], f[t] = _frame_jf(gt[t], pred[t], widths, want_f, scratch)
-        area[t] = scratch[1].sum()  # the row counts of pred, filled by _frame_jf
-    return j, f, area
+        j[t], f[t], counts[t, 2] = _frame_jf(gt[t], pred[t], widths, want_f, scratch)
+        counts[t, 0] = scratch[1].sum()  # the row counts of pred, filled by _frame_jf
+        counts[t, 1] = scratch[0].sum()  # and those of gt
+    return j, f, counts
 
 
 @njit(cache=True, nogil=True, boundscheck=False)

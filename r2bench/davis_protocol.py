@@ -46,6 +46,7 @@ from r2bench import __version__
 from r2bench.dataset import R2_META, load_eval_dataset
 from r2bench.davis_stats import db_statistics
 from r2bench.errors import DatasetError, SubmissionError
+from r2bench.measures import DECISION_KEYS
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, read_annotations
 from r2bench.results import RESULTS_FORMAT
@@ -342,8 +343,11 @@ def summarise_ref_davis(scores: list[ObjectScore], dataset: Path, preds: Path, s
                          "annotation frame of any video")
     if n_missing:
         warnings_.append(f"{n_missing} missing frames scored as empty masks (--allow-missing)")
+    # The pair-level decisions (r2bench.measures) judge one expression's mask; this
+    # protocol scores merged object layers, so they are not defined here.
     summary = {"J": j, "F": f, "JF": None if j is None else (j + f) / 2, "R": None,
-               "JFR": None, "n_positive": len(pairs), "n_negative": 0,
+               "JFR": None, **dict.fromkeys(DECISION_KEYS),
+               "n_positive": len(pairs), "n_negative": 0,
                "n_frames": sum(p["frames"] for p in pairs), "n_missing_frames": n_missing}
     return {"format": RESULTS_FORMAT, "version": 1, "protocol": PROTOCOL,
             "dataset": os.fspath(dataset.resolve()), "submission": os.fspath(preds.resolve()),

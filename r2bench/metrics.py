@@ -22,6 +22,7 @@ positive pairs; J&F = (J + F) / 2 and J&F&R = (J + F + R) / 3.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -87,6 +88,31 @@ def disk_half_widths(radius: int) -> np.ndarray:
     return np.array([math.isqrt(r2 - d * d) for d in range(radius + 1)], dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class FrameScores:
+    """Per-frame values of one (T, H, W) prediction against its ground truth.
+
+    ``j``, ``f``: float64 (T,) (``f`` NaN when not computed); ``pred_area``, ``gt_area``,
+    ``intersection``: int64 (T,) pixel counts.
+    """
+
+    j: np.ndarray
+    f: np.ndarray
+    pred_area: np.ndarray
+    gt_area: np.ndarray
+    intersection: np.ndarray
+
+
+def frame_scores(gt: np.ndarray, pred: np.ndarray, bound_th: float = DEFAULT_BOUND_TH,
+                 want_f: bool = True) -> FrameScores:
+    """J, F and the pixel counts of every frame in one pass over the masks (the counts are
+    the ones J is made of, so they cost nothing more)."""
+    g, p = _pair(gt, pred)
+    widths = disk_half_widths(boundary_radius(g.shape[1], g.shape[2], bound_th))
+    j, f, counts = _kernels().jf_kernel(g, p, widths, want_f)   # counts: (T, 3)
+    return FrameScores(j, f, counts[:, 0], counts[:, 1], counts[:, 2])
+
+
 def jf_per_frame(gt: np.ndarray, pred: np.ndarray, bound_th: float = DEFAULT_BOUND_TH,
                  want_f: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """J, F and predicted area of every frame in one pass.
@@ -95,9 +121,8 @@ def jf_per_frame(gt: np.ndarray, pred: np.ndarray, bound_th: float = DEFAULT_BOU
     foreground pixel counts of ``pred``. J and the area cost little more than reading the
     masks, so they are always computed.
     """
-    g, p = _pair(gt, pred)
-    widths = disk_half_widths(boundary_radius(g.shape[1], g.shape[2], bound_th))
-    return _kernels().jf_kernel(g, p, widths, want_f)
+    s = frame_scores(gt, pred, bound_th, want_f)
+    return s.j, s.f, s.pred_area
 
 
 def jf(gt: np.ndarray, pred: np.ndarray,

@@ -2,8 +2,9 @@
 
 Summary rules (README, Metrics): a positive pair's J and F are means over its frames; the summary
 J and F are means over positive pairs; J&F = (J + F) / 2; R = 1 - negative area / positive
-area (paper §5.1); J&F&R = (J + F + R) / 3. A value that cannot be computed is null, and
-``warnings`` says why.
+area (paper §5.1); J&F&R = (J + F + R) / 3; the pair-level decisions N_acc, T_acc, gIoU,
+cIoU and N_acc_frame as `r2bench.measures` defines them. A value that cannot be computed is
+null, and ``warnings`` says why for J, F and R.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from r2bench.dataset import R2_META, EvalDataset
 from r2bench.fileio import atomic_write_json
+from r2bench.measures import decision_summary
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.refytvos import RefYTVOSRoot
 from r2bench.submission import Submission
@@ -27,7 +29,10 @@ class PairResult:
     """Scores of one pair: J and F are None for negative pairs or without ground truth.
 
     ``J_recall`` ... ``F_decay`` are the pair's DAVIS recall and decay over its frames
-    (`r2bench.davis_stats`), None where J and F are.
+    (`r2bench.davis_stats`), None where J and F are. ``empty`` and the pixel and frame
+    counts after it feed the pair-level decisions (`r2bench.measures`): the intersection
+    and union with the target over all frames, the frames where the target is absent and
+    how many of those are predicted empty; None for a positive pair without ground truth.
     """
 
     pair_id: str
@@ -41,6 +46,11 @@ class PairResult:
     J_decay: float | None = None
     F_recall: float | None = None
     F_decay: float | None = None
+    empty: bool = False
+    intersection: int | None = None
+    union: int | None = None
+    absent_frames: int | None = None
+    absent_frames_empty: int | None = None
 
 
 def joint_scores(j: float | None, f: float | None, r: float | None
@@ -51,8 +61,17 @@ def joint_scores(j: float | None, f: float | None, r: float | None
     return jf, jfr
 
 
+def pair_record(p: PairResult) -> dict:
+    """One entry of the results' ``pairs`` list."""
+    return {"pair_id": p.pair_id, "label": p.label, "J": p.J, "F": p.F, "area": p.area,
+            "frames": p.frames, "empty": p.empty, "J_recall": p.J_recall,
+            "J_decay": p.J_decay, "F_recall": p.F_recall, "F_decay": p.F_decay,
+            "intersection": p.intersection, "union": p.union,
+            "absent_frames": p.absent_frames, "absent_frames_empty": p.absent_frames_empty}
+
+
 def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
-              n_missing: int, bound_th: float, version: str) -> dict:
+              n_missing: int, bound_th: float, version: str, empty_area: int = 0) -> dict:
     """Accumulate pair results into the results record."""
     pos = [p for p in pairs if p.label == "positive"]
     neg = [p for p in pairs if p.label == "negative"]
@@ -75,21 +94,22 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
         warnings.append(f"{plural(n_missing, 'missing frame')} scored as empty masks "
                         "(--allow-missing)")
     jf, jfr = joint_scores(j, f, r)
+    records = [pair_record(p) for p in pairs]
+    absent = [p.absent_frames for p in pairs]
     summary = {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr,
+               **decision_summary(records),
                "n_positive": len(pos), "n_negative": len(neg),
-               "n_frames": sum(p.frames for p in pairs), "n_missing_frames": n_missing}
+               "n_frames": sum(p.frames for p in pairs), "n_missing_frames": n_missing,
+               "n_absent_frames": None if None in absent else sum(absent)}
     return {
         "format": RESULTS_FORMAT, "version": 1, "protocol": "per-expression",
         "dataset": os.fspath(dataset.path.resolve()), "submission": os.fspath(sub.path.resolve()),
         "method": None, "backbone": None, "dataset_sha256": dataset_fingerprint(dataset),
         "split": dataset.split, "mode": dataset.mode, "bound_th": bound_th,
-        "r2bench_version": version,
+        "empty_area": empty_area, "r2bench_version": version,
         "summary": summary,
         "warnings": warnings,
-        "pairs": [{"pair_id": p.pair_id, "label": p.label, "J": p.J, "F": p.F,
-                   "area": p.area, "frames": p.frames, "J_recall": p.J_recall,
-                   "J_decay": p.J_decay, "F_recall": p.F_recall, "F_decay": p.F_decay}
-                  for p in pairs],
+        "pairs": records,
     }
 
 

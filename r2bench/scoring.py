@@ -11,7 +11,7 @@ import concurrent.futures as cf
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm import tqdm
@@ -20,7 +20,8 @@ from r2bench import __version__
 from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
 from r2bench.davis_stats import db_statistics
 from r2bench.errors import SubmissionError
-from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
+from r2bench.measures import is_empty
+from r2bench.metrics import DEFAULT_BOUND_TH, frame_scores, jf_per_frame
 from r2bench.refytvos import read_annotations
 from r2bench.results import PairResult, summarise
 from r2bench.submission import (
@@ -42,13 +43,15 @@ class Unit:
     """One video's pairs of one label, with the locators of their frames (None: missing).
 
     ``gt`` holds the ground-truth annotation paths of the video's frames when J and F are
-    computed for this unit, else None.
+    computed for this unit, else None. A pair or frame with at most ``empty_area``
+    predicted pixels counts as empty (`r2bench.measures`).
     """
 
     pairs: tuple[PairSpec, ...]
     locators: tuple[tuple[Locator | None, ...], ...]
     gt: tuple[str, ...] | None
     bound_th: float
+    empty_area: int = 0
 
 
 def _pred_stack(pair: PairSpec, locators: tuple[Locator | None, ...],
@@ -73,34 +76,57 @@ def _pred_stack(pair: PairSpec, locators: tuple[Locator | None, ...],
     return masks
 
 
+def _area_only_pair(pair: PairSpec, locators: tuple[Locator | None, ...],
+                    empty_area: int) -> PairResult:
+    """A negative pair, or a positive one without ground truth: only predicted areas.
+
+    A negative pair's target is absent from every frame: its union is its area and its
+    intersection 0. Without ground truth a positive pair's overlaps are unknown (None).
+    """
+    areas = [0 if loc is None else read_area(loc, pair.size, f"{pair.pair_id}/{f}")
+             for f, loc in zip(pair.frames, locators)]
+    area = sum(areas)
+    missing = sum(loc is None for loc in locators)
+    result = PairResult(pair.pair_id, pair.label, None, None, area, len(pair.frames), missing,
+                        empty=is_empty(area, empty_area))
+    if pair.label == "positive":
+        return result
+    return replace(result, intersection=0, union=area, absent_frames=len(areas),
+                   absent_frames_empty=sum(is_empty(a, empty_area) for a in areas))
+
+
 def _score_pair(pair: PairSpec, locators: tuple[Locator | None, ...],
-                gt_ids: np.ndarray | None, bound_th: float,
+                gt_ids: np.ndarray | None, bound_th: float, empty_area: int = 0,
                 buffers: tuple[np.ndarray, np.ndarray] | None = None) -> PairResult:
     """``buffers``: (T, H, W) uint8 and bool scratch for the prediction and the target."""
-    missing = sum(loc is None for loc in locators)
     if pair.label == "negative" or gt_ids is None:
-        area = sum(read_area(loc, pair.size, f"{pair.pair_id}/{f}")
-                   for f, loc in zip(pair.frames, locators) if loc is not None)
-        return PairResult(pair.pair_id, pair.label, None, None, area, len(pair.frames), missing)
+        return _area_only_pair(pair, locators, empty_area)
     pred_buf, gt_buf = buffers if buffers is not None else (None, None)
     pred = _pred_stack(pair, locators, out=pred_buf)
     gt = np.equal(gt_ids, np.uint8(int(pair.obj_id)), out=gt_buf)  # (T, H, W) bool
-    j, f, area = jf_per_frame(gt, pred, bound_th)
-    _, j_recall, j_decay = db_statistics(j)
-    _, f_recall, f_decay = db_statistics(f)
-    return PairResult(pair.pair_id, pair.label, float(j.mean()), float(f.mean()),
-                      int(area.sum()), len(pair.frames), missing,
-                      j_recall, j_decay, f_recall, f_decay)
+    s = frame_scores(gt, pred, bound_th)
+    _, j_recall, j_decay = db_statistics(s.j)
+    _, f_recall, f_decay = db_statistics(s.f)
+    area = int(s.pred_area.sum())
+    absent = s.gt_area == 0                                          # (T,) target absent
+    inter = int(s.intersection.sum())
+    return PairResult(pair.pair_id, pair.label, float(s.j.mean()), float(s.f.mean()),
+                      area, len(pair.frames), sum(loc is None for loc in locators),
+                      j_recall, j_decay, f_recall, f_decay,
+                      empty=is_empty(area, empty_area), intersection=inter,
+                      union=int(s.gt_area.sum()) + area - inter,
+                      absent_frames=int(absent.sum()),
+                      absent_frames_empty=int((absent & (s.pred_area <= empty_area)).sum()))
 
 
 def score_unit(unit: Unit) -> list[PairResult]:
     """Score every pair of one unit (runs in a worker process)."""
     if unit.gt is None:
-        return [_score_pair(p, locs, None, unit.bound_th)
+        return [_score_pair(p, locs, None, unit.bound_th, unit.empty_area)
                 for p, locs in zip(unit.pairs, unit.locators)]
     gt_ids = read_annotations(unit.gt, unit.pairs[0].size)   # (T, H, W) object ids
     buffers = (np.empty(gt_ids.shape, np.uint8), np.empty(gt_ids.shape, bool))
-    return [_score_pair(p, locs, gt_ids, unit.bound_th, buffers)
+    return [_score_pair(p, locs, gt_ids, unit.bound_th, unit.empty_area, buffers)
             for p, locs in zip(unit.pairs, unit.locators)]
 
 
@@ -124,7 +150,8 @@ def check_unit(unit: Unit) -> list[SubmissionError]:
     return problems
 
 
-def make_units(dataset: EvalDataset, sub: Submission, bound_th: float) -> list[Unit]:
+def make_units(dataset: EvalDataset, sub: Submission, bound_th: float,
+               empty_area: int = 0) -> list[Unit]:
     """Group the dataset's pairs into (label, video) units, in dataset order."""
     groups: dict[tuple[str, str], list[PairSpec]] = {}
     for pair in dataset.pairs:
@@ -136,7 +163,7 @@ def make_units(dataset: EvalDataset, sub: Submission, bound_th: float) -> list[U
             gt = tuple(os.fspath(dataset.gt_root.annotation_path(video, f))
                        for f in pairs[0].frames)
         locs = tuple(tuple(sub.frames.get((p.pair_id, f)) for f in p.frames) for p in pairs)
-        units.append(Unit(tuple(pairs), locs, gt, bound_th))
+        units.append(Unit(tuple(pairs), locs, gt, bound_th, empty_area))
     return units
 
 
@@ -181,17 +208,22 @@ def _warm_kernels() -> None:
 def score_submission(preds: str | os.PathLike, dataset: str | os.PathLike | EvalDataset,
                      split: str | None = None, workers: int | None = None,
                      allow_missing: bool = False, progress: bool = False,
-                     bound_th: float = DEFAULT_BOUND_TH) -> dict:
+                     bound_th: float = DEFAULT_BOUND_TH, empty_area: int = 0) -> dict:
     """Score a submission against an R2 dataset (or a Ref-YTVOS root with ``split``).
 
-    Returns the results record (docs/formats.md §4). Raises `DatasetError` / `SubmissionError`.
+    A pair or frame with at most ``empty_area`` predicted pixels counts as empty for the
+    pair-level decisions (`r2bench.measures`). Returns the results record
+    (docs/formats.md §4). Raises `DatasetError` / `SubmissionError`.
     """
+    if empty_area < 0:
+        raise ValueError(f"empty_area must be >= 0, got {empty_area}")
     ds = dataset if isinstance(dataset, EvalDataset) else load_eval_dataset(dataset, split)
     sub = open_submission(preds, ds)
     n_missing = check_complete(sub, ds, allow_missing)
     _warm_kernels()
-    pair_results = run_units(make_units(ds, sub, bound_th), score_unit, workers, progress)
-    return summarise(ds, sub, pair_results, n_missing, bound_th, __version__)
+    units = make_units(ds, sub, bound_th, empty_area)
+    pair_results = run_units(units, score_unit, workers, progress)
+    return summarise(ds, sub, pair_results, n_missing, bound_th, __version__, empty_area)
 
 
 @dataclass(frozen=True)

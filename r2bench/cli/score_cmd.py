@@ -120,12 +120,17 @@ def _results_paths(out: str | None, names: list[str]) -> list[Path] | None:
                                  "per-sequence_results.csv here (one folder per run, "
                                  "anno_0..anno_3, with --protocol ref-davis; one folder per "
                                  "submission NAME with several PREDS).")
+@click.option("--empty-area", "empty_area", type=click.IntRange(min=0), default=0,
+              show_default=True, metavar="PIXELS",
+              help="A pair (or frame) with at most PIXELS predicted foreground pixels counts "
+                   "as empty for N-acc, T-acc, gIoU and frame N-acc.")
 @_quiet
 def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
-          by_perturbation, clean, protocol, davis_csv, quiet):
-    """Score PREDS (PNG trees, zips or RLE JSON files) for J, F, J&F, R and J&F&R: one
-    table row per submission, all against the same dataset."""
-    from r2bench.report import format_summary_table
+          by_perturbation, clean, protocol, davis_csv, empty_area, quiet):
+    """Score PREDS (PNG trees, zips or RLE JSON files) for J, F, J&F, R and J&F&R, and the
+    pair-level decisions N-acc, T-acc, gIoU, cIoU and frame N-acc: one table row per
+    submission, all against the same dataset."""
+    from r2bench.report import COLUMNS, DECISION_COLUMNS, format_summary_table
     from r2bench.results import name_submission, write_results
     from r2bench.scoring import score_submission
 
@@ -138,6 +143,9 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
             raise click.UsageError("--protocol ref-davis needs --split (e.g. valid)")
         if by_perturbation or clean:
             raise click.UsageError("--by-perturbation goes with --protocol per-expression")
+        if empty_area:
+            raise click.UsageError("--empty-area goes with --protocol per-expression (the "
+                                   "Ref-DAVIS protocol has no pair-level decisions)")
     else:
         ds = _load_dataset(dataset, split)
     by = None
@@ -154,7 +162,8 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
                                       progress=progress_enabled(quiet))
         else:
             results = score_submission(sub, ds, workers=workers, allow_missing=allow_missing,
-                                       progress=progress_enabled(quiet))
+                                       progress=progress_enabled(quiet),
+                                       empty_area=empty_area)
         results = name_submission(results, method, backbone)
         for w in results["warnings"]:
             where = f"{name}: " if len(preds) > 1 else ""
@@ -172,7 +181,7 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
         for name, results in records:
             where = Path(davis_csv) / _file_stem(name) if len(records) > 1 else Path(davis_csv)
             _write_davis_csv(where, results)
-    click.echo(format_summary_table(rows))
+    click.echo(format_summary_table(rows, COLUMNS + DECISION_COLUMNS))
     for name, results in records:
         if "by_perturbation" in results:
             from r2bench.by_perturbation import format_perturbation_table
