@@ -2,7 +2,10 @@
 optionally beside the paper's published rows, sorted by J&F&R.
 
 Rows with J&F&R come first, by J&F&R; rows without it (no R) follow, by J&F; rows with
-neither come last; ties keep the order the files were given in.
+neither come last; ties keep the order the files were given in. Other measure columns can
+be chosen (`PRESETS`, or any of `MEASURE_COLUMNS`, such as the pair-level decisions
+N-acc, T-acc, gIoU, cIoU and frame N-acc); a table without J&F&R and J&F is sorted by its
+first measure column.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from leaderboard.records import Profile, Submission
 from leaderboard.table import DAGGER, Cell, Column, Row, Table
 from r2bench.davis_stats import davis_tables
 from r2bench.errors import R2BenchError
+from r2bench.measures import DECISION_KEYS, DECISION_TITLES
 
 MEASURES = ("J", "F", "JF", "R", "JFR")
 COLUMNS = (
@@ -27,6 +31,14 @@ COLUMNS = (
     Column("JFR", "J&F&R", r"$\mathcal{J}\&\mathcal{F}\&\mathcal{R}$"),
     Column("fps", "FPS", "FPS", "number"),
 )
+# The pair-level decisions (r2bench.measures), shown with --measures gres or --columns.
+DECISION_COLUMNS = tuple(Column(k, DECISION_TITLES[k], DECISION_TITLES[k])
+                         for k in DECISION_KEYS)
+MEASURE_COLUMNS = {c.key: c for c in COLUMNS[2:] + DECISION_COLUMNS}
+# The measure columns each --measures preset shows, in order.
+PRESETS = {"r2vos": ("J", "F", "JF", "R", "JFR", "fps"),
+           "gres": ("gIoU", "cIoU", "N_acc", "T_acc", "N_acc_frame"),
+           "all": ("J", "F", "JF", "R", "JFR", *DECISION_KEYS, "fps")}
 # davis2017-evaluation's columns; J-Mean and F-Mean are J and F above.
 DAVIS_COLUMNS = (
     Column("J-Recall", "J-Recall", r"$\mathcal{J}$-Recall"),
@@ -45,6 +57,11 @@ WHY_PUBLISHED_ABSENT = {"JF": "the paper's Table 2 has no J&F column",
                         "R": "R-VOS results (the paper's Table 1) have no R",
                         "JFR": "R-VOS results (the paper's Table 1) have no R"}
 WHY_PUBLISHED_DAVIS = "not published"
+WHY_PUBLISHED_DECISIONS = "the paper does not report pair-level decisions"
+WHY_OLD_RESULTS = "results written before r2bench measured it (score the submission again)"
+WHY_REF_DAVIS = "the Ref-DAVIS protocol scores merged objects, not one mask per expression"
+WHY_NO_POSITIVES = "no positive pairs"
+WHY_NO_NEGATIVE_PAIRS = "scored without negative pairs (a plain R-VOS split), so there is no N-acc"
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,7 @@ class BoardOptions:
     davis: bool = False               # J-Recall, J-Decay, F-Recall, F-Decay
     n_resamples: int = 10_000
     seed: int = 0
+    measures: tuple[str, ...] = PRESETS["r2vos"]   # measure columns (MEASURE_COLUMNS keys)
 
 
 def measure_reasons(results: dict) -> dict[str, str]:
@@ -66,7 +84,19 @@ def measure_reasons(results: dict) -> dict[str, str]:
     jf_why = WHY_NO_GT
     why = {"J": jf_why, "F": jf_why, "JF": jf_why, "R": r_why}
     why["JFR"] = jf_why if s.get("J") is None or s.get("F") is None else r_why
+    why.update(decision_reasons(results))
     return {k: v for k, v in why.items() if s.get(k) is None}
+
+
+def decision_reasons(results: dict) -> dict[str, str]:
+    """Why each pair-level decision of a results record would be missing."""
+    s = results["summary"]
+    if results.get("protocol") == "ref-davis":
+        return dict.fromkeys(DECISION_KEYS, WHY_REF_DAVIS)
+    if not any(k in s for k in DECISION_KEYS):
+        return dict.fromkeys(DECISION_KEYS, WHY_OLD_RESULTS)
+    return {"N_acc": WHY_NO_NEGATIVE_PAIRS, "T_acc": WHY_NO_POSITIVES, "gIoU": WHY_NO_GT,
+            "cIoU": WHY_NO_GT, "N_acc_frame": WHY_NO_GT}
 
 
 def _davis_cells(results: dict) -> dict[str, Cell]:
@@ -84,8 +114,8 @@ def measured_row(sub: Submission, profile: Profile | None, opts: BoardOptions) -
                  if opts.intervals else {})
     cells = {"method": Cell(sub.method),
              "backbone": Cell(sub.backbone, why=None if sub.backbone else WHY_NO_BACKBONE)}
-    for k in MEASURES:
-        cells[k] = Cell(s[k], intervals.get(k), why.get(k))
+    for k in MEASURES + DECISION_KEYS:
+        cells[k] = Cell(s.get(k), intervals.get(k), why.get(k))
     cells["fps"] = (Cell(profile.fps) if profile is not None
                     else Cell(None, why=WHY_NO_PROFILE))
     if opts.davis:
@@ -99,6 +129,7 @@ def published_row(row: PublishedRow, davis: bool) -> Row:
     for k in MEASURES:
         v = row.values.get(k)
         cells[k] = Cell(None if v is None else v / 100, why=WHY_PUBLISHED_ABSENT.get(k))
+    cells.update({k: Cell(None, why=WHY_PUBLISHED_DECISIONS) for k in DECISION_KEYS})
     cells["fps"] = Cell(None, why=WHY_PUBLISHED_FPS)
     if davis:
         cells.update({c.key: Cell(None, why=WHY_PUBLISHED_DAVIS) for c in DAVIS_COLUMNS})
@@ -111,6 +142,38 @@ def sort_key(row: Row) -> tuple:
     if jfr is not None:
         return (0, -jfr)
     return (1, -jf) if jf is not None else (2, 0.0)
+
+
+def ranking(measures: tuple[str, ...]):
+    """The sort key of a table showing ``measures``: J&F&R then J&F when either is shown,
+    else the first measure shown, descending (rows without it last)."""
+    if "JFR" in measures or "JF" in measures:
+        return sort_key
+    first = next((k for k in measures if MEASURE_COLUMNS[k].better == "high"), None)
+    if first is None:
+        return sort_key
+
+    def by_first(row: Row) -> tuple:
+        v = row.cells[first].value
+        return (0, -v) if v is not None else (1, 0.0)
+    return by_first
+
+
+def measure_columns(names: list[str]) -> tuple[str, ...]:
+    """Measure keys from names given as keys or titles (``JFR``, ``J&F&R``, ``n-acc``),
+    in the order given; raises ValueError naming an unknown one."""
+    lookup = {}
+    for c in MEASURE_COLUMNS.values():
+        lookup[c.key.lower()] = lookup[c.title.lower()] = c.key
+    keys = []
+    for name in names:
+        key = lookup.get(name.strip().lower())
+        if key is None:
+            known = ", ".join(MEASURE_COLUMNS)
+            raise ValueError(f"unknown column {name.strip()!r} (columns: {known})")
+        if key not in keys:
+            keys.append(key)
+    return tuple(keys)
 
 
 def _notes(opts: BoardOptions, published: tuple[PublishedRow, ...]) -> tuple[str, ...]:
@@ -131,5 +194,7 @@ def build_leaderboard(subs: list[Submission], profiles: dict[int, Profile],
     rows = [measured_row(s, profiles.get(i), opts) for i, s in enumerate(subs)]
     published = published_rows(opts.published) if opts.published else ()
     rows += [published_row(p, opts.davis) for p in published]
-    columns = COLUMNS + (DAVIS_COLUMNS if opts.davis else ())
-    return Table(columns, tuple(sorted(rows, key=sort_key)), _notes(opts, published))
+    columns = (COLUMNS[:2] + tuple(MEASURE_COLUMNS[k] for k in opts.measures)
+               + (DAVIS_COLUMNS if opts.davis else ()))
+    return Table(columns, tuple(sorted(rows, key=ranking(opts.measures))),
+                 _notes(opts, published))

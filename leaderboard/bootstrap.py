@@ -9,9 +9,10 @@ draws. Every measure is a ratio of sums over videos,
     R = 1 - sum_v negarea_v / sum_v posarea_v
     J&F = (J + F) / 2                      J&F&R = (J + F + R) / 3,
 
-so a resample that takes video v ``w_v`` times has J = w . Jsum / w . npos, and R is the ratio
+and so are the pair-level decisions N-acc, T-acc, gIoU, cIoU and frame N-acc
+(`r2bench.measures`), so a resample that takes video v ``w_v`` times has J = w . Jsum / w . npos, and R is the ratio
 of the resampled sums (not a mean of per-video ratios). One (n, V) matrix of counts times the
-(V, 5) matrix of per-video sums gives n resamples at once.
+(V, 14) matrix of per-video sums gives n resamples at once.
 
 - `bootstrap_intervals`: the percentile bootstrap (2.5th and 97.5th percentiles of n
   resamples of the videos, with replacement).
@@ -31,8 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METRICS = ("J", "F", "JF", "R", "JFR")
-SUM_FIELDS = ("J", "F", "n_positive", "positive_area", "negative_area")
+from r2bench.measures import DECISION_KEYS, DECISION_SUMS, decision_measures, decision_sums
+
+METRICS = ("J", "F", "JF", "R", "JFR", *DECISION_KEYS)
+# Sums of the R2-VOS measures, then those of the pair-level decisions (r2bench.measures).
+SUM_FIELDS = ("J", "F", "n_positive", "positive_area", "negative_area", *DECISION_SUMS)
+N_BASE = 5   # SUM_FIELDS and METRICS of the R2-VOS measures come first
 BLOCK = 256       # resamples drawn at a time: small blocks stay in cache (results do not
                   # depend on it: the draws are one stream)
 
@@ -41,7 +46,7 @@ BLOCK = 256       # resamples drawn at a time: small blocks stay in cache (resul
 class VideoSums:
     """Per-video sums of one results record, in sorted video order.
 
-    ``sums`` is float64 (V, 5) with columns SUM_FIELDS; ``has_jf`` / ``has_r`` say whether
+    ``sums`` is float64 (V, 14) with columns SUM_FIELDS; ``has_jf`` / ``has_r`` say whether
     J and F, and R, are defined for the record at all.
     """
 
@@ -58,8 +63,9 @@ def video_of(pair_id: str) -> str:
 
 
 def pair_sums(pairs: list[dict]) -> np.ndarray:
-    """(5,) SUM_FIELDS of a list of result pairs (a positive pair without J adds no J)."""
-    s = np.zeros(len(SUM_FIELDS))
+    """(14,) SUM_FIELDS of a list of result pairs (a positive pair without J adds no J; the
+    decision sums are NaN where the pairs lack a count, see `r2bench.measures`)."""
+    s = np.zeros(N_BASE)
     for p in pairs:
         if p["label"] == "positive":
             s[0] += p["J"] or 0.0
@@ -68,7 +74,7 @@ def pair_sums(pairs: list[dict]) -> np.ndarray:
             s[3] += p["area"]
         else:
             s[4] += p["area"]
-    return s
+    return np.concatenate([s, decision_sums(pairs)])
 
 
 def video_sums(results: dict) -> VideoSums:
@@ -80,13 +86,14 @@ def video_sums(results: dict) -> VideoSums:
     positives = [p for p in results["pairs"] if p["label"] == "positive"]
     has_jf = bool(positives) and all(p.get("J") is not None and p.get("F") is not None
                                      for p in positives)
-    sums = np.stack([pair_sums(by_video[v]) for v in videos]) if videos else np.zeros((0, 5))
+    sums = (np.stack([pair_sums(by_video[v]) for v in videos]) if videos
+            else np.zeros((0, len(SUM_FIELDS))))
     return VideoSums(tuple(videos), frozenset(p["pair_id"] for p in results["pairs"]), sums,
                      has_jf, results["summary"].get("R") is not None)
 
 
 def metrics_from_sums(s: np.ndarray, has_jf: bool = True, has_r: bool = True) -> np.ndarray:
-    """(..., 5) summed SUM_FIELDS -> (..., 5) METRICS; NaN where a measure is undefined."""
+    """(..., 14) summed SUM_FIELDS -> (..., 10) METRICS; NaN where a measure is undefined."""
     with np.errstate(divide="ignore", invalid="ignore"):
         j = s[..., 0] / s[..., 2]
         f = s[..., 1] / s[..., 2]
@@ -96,7 +103,8 @@ def metrics_from_sums(s: np.ndarray, has_jf: bool = True, has_r: bool = True) ->
     if not has_r:
         r = np.full_like(r, np.nan)
     r = np.where(s[..., 3] > 0, r, np.nan)
-    return np.stack([j, f, (j + f) / 2, r, (j + f + r) / 3], axis=-1)
+    base = np.stack([j, f, (j + f) / 2, r, (j + f + r) / 3], axis=-1)
+    return np.concatenate([base, decision_measures(s[..., N_BASE:])], axis=-1)
 
 
 def resample_counts(rng: np.random.Generator, n: int, n_videos: int) -> np.ndarray:
@@ -112,7 +120,7 @@ def _blocks(n: int):
 
 
 def bootstrap_metrics(vs: VideoSums, n_resamples: int, seed: int) -> np.ndarray:
-    """(n, 5) METRICS of n bootstrap resamples of the videos."""
+    """(n, 10) METRICS of n bootstrap resamples of the videos."""
     rng = np.random.default_rng(seed)
     out = [metrics_from_sums(resample_counts(rng, n, len(vs.videos)) @ vs.sums,
                              vs.has_jf, vs.has_r) for n in _blocks(n_resamples)]
@@ -151,7 +159,7 @@ class PairedDifference:
 
 
 def paired_bootstrap(a: VideoSums, b: VideoSums, n_resamples: int, seed: int) -> np.ndarray:
-    """(n, 5) differences A - B of METRICS under the same video resamples."""
+    """(n, 10) differences A - B of METRICS under the same video resamples."""
     rng = np.random.default_rng(seed)
     out = []
     for n in _blocks(n_resamples):
@@ -163,14 +171,14 @@ def paired_bootstrap(a: VideoSums, b: VideoSums, n_resamples: int, seed: int) ->
 
 def permutation_diffs(a: VideoSums, b: VideoSums, n_permutations: int,
                       seed: int) -> np.ndarray:
-    """(n, 5) differences A* - B* with each video's sums swapped with probability 1/2."""
+    """(n, 10) differences A* - B* with each video's sums swapped with probability 1/2."""
     rng = np.random.default_rng(seed)
-    delta = b.sums - a.sums                                      # (V, 5)
+    delta = b.sums - a.sums                                      # (V, 14)
     total_a, total_b = a.sums.sum(0), b.sums.sum(0)
     out = []
     for n in _blocks(n_permutations):
         swap = rng.integers(0, 2, size=(n, len(a.videos)), dtype=np.int32)      # (n, V)
-        shift = swap.astype(float) @ delta                                       # (n, 5)
+        shift = swap.astype(float) @ delta                                       # (n, 14)
         out.append(metrics_from_sums(total_a + shift, a.has_jf, a.has_r)
                    - metrics_from_sums(total_b - shift, b.has_jf, b.has_r))
     return np.concatenate(out)

@@ -2,8 +2,9 @@
 
 Both results must come from the same dataset (the same ``dataset_sha256``, or where a file
 predates it, the same dataset path, split and mode) and hold the same pairs with the same
-frame counts. The difference of each measure then gets a paired bootstrap interval and a
-paired permutation p-value over the videos (`leaderboard.bootstrap`).
+frame counts. The difference of each measure (J, F, J&F, R, J&F&R and the pair-level
+decisions N-acc, T-acc, gIoU, cIoU and frame N-acc) then gets a paired bootstrap interval and
+a paired permutation p-value over the videos (`leaderboard.bootstrap`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 
 from leaderboard.bootstrap import PairedDifference, compare_sums, video_sums
 from leaderboard.records import RecordError, Submission
+from r2bench.measures import DECISION_TITLES
 
-TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R"}
+TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R", **DECISION_TITLES}
 
 
 def _same_dataset(a: Submission, b: Submission) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2bench.errors import R2BenchError
+from r2bench.measures import DECISION_KEYS
 
 RESULTS_FORMAT = "r2bench/results"
 PROFILE_FORMAT = "r2bench/profile"
@@ -74,6 +75,9 @@ def _check_results(data: dict, path: Path) -> dict:
         raise RecordError(path, 'results without a "summary" object and a "pairs" list')
     for key in SUMMARY_KEYS:
         if key not in summary or not (summary[key] is None or _is_number(summary[key])):
+            raise RecordError(path, f'summary.{key}: expected a number or null')
+    for key in DECISION_KEYS:   # absent from results written before r2bench measured them
+        if not (summary.get(key) is None or _is_number(summary[key])):
             raise RecordError(path, f'summary.{key}: expected a number or null')
     for p in pairs:
         if not (isinstance(p, dict) and isinstance(p.get("pair_id"), str)

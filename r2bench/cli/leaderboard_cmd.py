@@ -48,16 +48,35 @@ def _emit(text: str, out: str | None) -> None:
 @click.option("--dataset", type=click.Path(path_type=str), default=None,
               help="The dataset for --breakdown  [default: the one the results name].")
 @click.option("--split", default=None, help="Split of a plain Ref-YTVOS --dataset root.")
+@click.option("--measures", "preset", type=click.Choice(["r2vos", "gres", "all"]),
+              default="r2vos", show_default=True,
+              help="Measure columns: r2vos (J, F, J&F, R, J&F&R, FPS), gres (the pair-level "
+                   "decisions gIoU, cIoU, N-acc, T-acc, frame N-acc) or all.")
+@click.option("--columns", default=None, metavar="LIST",
+              help="Measure columns to show, comma-separated keys or titles (e.g. "
+                   "JFR,N_acc,gIoU); instead of --measures.")
 def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_csv,
-                breakdown, dataset, split):
+                breakdown, dataset, split, preset, columns):
     """Print the table of RECORDS: results files (r2bench score --out) and, optionally,
     profile records (r2bench profile --out), matched by method name.
 
     One row per submission: method, backbone, J, F, J&F, R, J&F&R (x100) and FPS, sorted by
     J&F&R (by J&F without R), the best value of each column in bold, and a legend for every
-    "-".
+    "-". --measures gres or --columns show the pair-level decisions instead or beside them
+    (a table without J&F&R and J&F is sorted by its first column).
     """
     from leaderboard import BoardOptions, build_leaderboard, load_records, match_profiles, render
+    from leaderboard.board import PRESETS, measure_columns
+
+    if columns is not None and preset != "r2vos":
+        raise click.UsageError("give --columns or --measures, not both")
+    try:
+        measures = (PRESETS[preset] if columns is None
+                    else measure_columns([c for c in columns.split(",") if c.strip()]))
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--columns") from None
+    if not measures:
+        raise click.BadParameter("no column named", param_hint="--columns")
 
     subs, profiles = load_records(records)
     if not subs:
@@ -66,7 +85,7 @@ def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_
         table = _breakdown(subs, breakdown, dataset, split)
     else:
         opts = BoardOptions(published=published, intervals=ci, davis=davis,
-                            n_resamples=resamples, seed=seed)
+                            n_resamples=resamples, seed=seed, measures=measures)
         table = build_leaderboard(subs, match_profiles(subs, profiles), opts)
     text = render(table, fmt)
     if davis_csv:

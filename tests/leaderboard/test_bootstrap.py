@@ -18,15 +18,47 @@ from leaderboard.bootstrap import (
 from r2bench.cli import main
 
 
+def _with_decisions(pairs: list[dict]) -> list[dict]:
+    """The pairs with the per-pair fields of the pair-level decisions, derived from their
+    area and J (a positive pair with J < 0.5 has one target-absent frame)."""
+    out = []
+    for p in pairs:
+        q = dict(p, empty=p["area"] == 0)
+        if p["label"] == "positive":
+            inter = round(p["J"] * p["area"])
+            absent = int(p["J"] < 0.5)
+            q.update(intersection=inter, union=p["area"] + 100 - inter, absent_frames=absent,
+                     absent_frames_empty=absent * int(p["F"] < 0.4))
+        else:
+            q.update(intersection=0, union=p["area"], absent_frames=4,
+                     absent_frames_empty=4 if p["area"] == 0 else 1)
+        out.append(q)
+    return out
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else float("nan")
+
+
 def _plain_metrics(pairs: list[dict]) -> list[float]:
-    """J, F, J&F, R, J&F&R of a list of pairs, straight from the definitions."""
+    """J, F, J&F, R, J&F&R, N-acc, T-acc, gIoU, cIoU and frame N-acc of a list of pairs,
+    straight from the definitions (the last five NaN for pairs without their fields)."""
     pos = [p for p in pairs if p["label"] == "positive"]
     neg = [p for p in pairs if p["label"] == "negative"]
     j = sum(p["J"] for p in pos) / len(pos)
     f = sum(p["F"] for p in pos) / len(pos)
     pos_area = sum(p["area"] for p in pos)
     r = 1 - sum(p["area"] for p in neg) / pos_area if pos_area else float("nan")
-    return [j, f, (j + f) / 2, r, (j + f + r) / 3]
+    if not all("empty" in p for p in pairs):
+        return [j, f, (j + f) / 2, r, (j + f + r) / 3] + [float("nan")] * 5
+    scores = [p["J"] for p in pos] + [float(p["empty"]) for p in neg]
+    return [j, f, (j + f) / 2, r, (j + f + r) / 3,
+            _ratio(sum(p["empty"] for p in neg), len(neg)),
+            _ratio(sum(not p["empty"] for p in pos), len(pos)),
+            sum(scores) / len(scores),
+            _ratio(sum(p["intersection"] for p in pairs), sum(p["union"] for p in pairs)),
+            _ratio(sum(p["absent_frames_empty"] for p in pairs),
+                   sum(p["absent_frames"] for p in pairs))]
 
 
 def _by_video(pairs):
@@ -36,8 +68,10 @@ def _by_video(pairs):
     return out
 
 
-def test_bootstrap_equals_a_plain_loop():
-    res = results_record(random_pairs(np.random.default_rng(3), 12, 3))
+@pytest.mark.parametrize("decisions", [True, False])
+def test_bootstrap_equals_a_plain_loop(decisions):
+    pairs = random_pairs(np.random.default_rng(3), 12, 3)
+    res = results_record(_with_decisions(pairs) if decisions else pairs)
     videos = _by_video(res["pairs"])
     names = sorted(videos)
     n = 3 * BLOCK + 52                               # crosses block boundaries
@@ -52,8 +86,8 @@ def test_bootstrap_equals_a_plain_loop():
 
 def test_permutation_equals_a_plain_loop():
     rng = np.random.default_rng(4)
-    a = results_record(random_pairs(rng, 9, 2, quality=0.7))
-    b = results_record(random_pairs(rng, 9, 2, quality=0.6))
+    a = results_record(_with_decisions(random_pairs(rng, 9, 2, quality=0.7)))
+    b = results_record(_with_decisions(random_pairs(rng, 9, 2, quality=0.6)))
     va, vb = _by_video(a["pairs"]), _by_video(b["pairs"])
     names = sorted(va)
     rng = np.random.default_rng(11)
@@ -104,6 +138,24 @@ def test_compare_finds_a_real_difference(tmp_path):
     assert data["J"]["interval"][0] > 0
     assert data["F"]["difference"] == 0 and data["F"]["p_value"] == 1.0
     assert "| J | " in res.output and "paired permutation" in res.output
+
+
+def test_compare_tests_the_pair_level_decisions(tmp_path):
+    rng = np.random.default_rng(8)
+    pairs = random_pairs(rng, 60, false_alarm=0.6)
+    rejecting = [dict(p, area=0) if p["label"] == "negative" else dict(p) for p in pairs]
+    a = write_json(tmp_path / "a.json", results_record(_with_decisions(rejecting), "rejects"))
+    b = write_json(tmp_path / "b.json", results_record(_with_decisions(pairs), "base"))
+    out = tmp_path / "cmp.json"
+    res = _compare(a, b, "--resamples", "2000", "--out", out)
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())["measures"]
+    n_neg = sum(p["label"] == "negative" for p in pairs)
+    base_n_acc = sum(p["area"] == 0 for p in pairs if p["label"] == "negative") / n_neg
+    assert data["N_acc"]["a"] == 1.0 and data["N_acc"]["b"] == pytest.approx(base_n_acc)
+    assert data["N_acc"]["p_value"] < 0.01 and data["N_acc"]["interval"][0] > 0
+    assert data["gIoU"]["difference"] > 0 and data["T_acc"]["difference"] == 0
+    assert "| N-acc | 100.0 |" in res.output and "| frame N-acc |" in res.output
 
 
 def test_compare_with_itself_shows_nothing(tmp_path):
