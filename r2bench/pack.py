@@ -1,4 +1,5 @@
-"""A Ref-Youtube-VOS evaluation-server submission, ``r2bench pack``.
+"""A Ref-Youtube-VOS evaluation-server submission, ``r2bench pack``; with ``--labels both``,
+an R2 submission of both labels in one zip (``positive/`` and ``negative/`` at its root).
 
 The server reads one zip of ``Annotations/VID/EXP_ID/FRAME.png``, mode L, 0 or 255, one PNG
 per frame of the split's meta for every expression of every valid video. Ref-Youtube-VOS's
@@ -30,7 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
-from r2bench.errors import SubmissionError
+from r2bench.errors import DatasetError, SubmissionError
 from r2bench.fileio import atomic_path
 from r2bench.refytvos import load_json
 from r2bench.submission import (
@@ -64,11 +65,12 @@ class PackReport:
     expressions: int
     frames: int
     test_videos_left_out: int
+    pairs_of: str = "expressions"   # what ``expressions`` counts: "pairs" for both labels
 
     def summary(self) -> str:
         left = (f" ({self.test_videos_left_out} test videos of meta_expressions/test left "
                 "out)" if self.test_videos_left_out else "")
-        return (f"wrote {self.out}: {self.videos} videos, {self.expressions} expressions, "
+        return (f"wrote {self.out}: {self.videos} videos, {self.expressions} {self.pairs_of}, "
                 f"{self.frames} frames{left}")
 
 
@@ -127,11 +129,20 @@ def encode_chunk(entries: tuple[PackEntry, ...]) -> list[tuple[str, bytes]]:
     return [(e.arcname, encode_l(read_mask(e.locator, e.size, e.arcname))) for e in entries]
 
 
-def pack_entries(ds: EvalDataset, frames: dict) -> list[PackEntry]:
-    """Every frame of every pair, sorted by its name in the zip."""
-    entries = [PackEntry(f"Annotations/{p.pair_id}/{f}.png", frames[(p.pair_id, f)], p.size)
+def pack_entries(ds: EvalDataset, frames: dict, prefix: str = "Annotations/") -> list[PackEntry]:
+    """Every frame of every pair as ``<prefix><pair_id>/<FRAME>.png``, sorted by name."""
+    entries = [PackEntry(f"{prefix}{p.pair_id}/{f}.png", frames[(p.pair_id, f)], p.size)
                for p in ds.pairs for f in p.frames]
     return sorted(entries, key=lambda e: e.arcname)
+
+
+def both_labels_dataset(dataset: str | os.PathLike, split: str | None) -> EvalDataset:
+    """The positive and negative pairs of an R2 dataset, for a two-label zip."""
+    dataset = Path(dataset)
+    if not (dataset / R2_META).exists():
+        raise DatasetError(dataset, f"not an R2 dataset (no {R2_META}): a zip of both labels "
+                                    "needs one")
+    return load_eval_dataset(dataset, split)
 
 
 def _bounded_map(fn, chunks: list, workers: int) -> Iterator:
@@ -176,14 +187,26 @@ def _check_every_frame(sub: Submission, ds: EvalDataset) -> None:
 
 def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: str | os.PathLike,
                     split: str | None = None, workers: int | None = None,
-                    progress: bool = False) -> PackReport:
-    """Check PREDS against the split's meta and write the server zip ``out`` atomically."""
+                    progress: bool = False, labels: str = "positive") -> PackReport:
+    """Check PREDS against the split's meta and write the zip ``out`` atomically.
+
+    ``labels="positive"``: the Ref-Youtube-VOS server's zip (``Annotations/VID/EXP/...``).
+    ``labels="both"``: for an R2 dataset, every pair of both labels as
+    ``positive/VID/EXP/FRAME.png`` and ``negative/VID/EXP/FRAME.png`` at the zip's root,
+    the tree `r2bench score` reads (and the Codabench bundle's submission format).
+    """
     from r2bench.scoring import default_workers
 
-    ds, left_out = submission_dataset(dataset, split)
-    sub = open_submission(positive_predictions(preds), ds)
+    if labels not in ("positive", "both"):
+        raise ValueError(f"labels must be 'positive' or 'both', got {labels!r}")
+    if labels == "both":
+        ds, left_out = both_labels_dataset(dataset, split), 0
+        sub = open_submission(preds, ds)
+    else:
+        ds, left_out = submission_dataset(dataset, split)
+        sub = open_submission(positive_predictions(preds), ds)
     _check_every_frame(sub, ds)
-    entries = pack_entries(ds, sub.frames)
+    entries = pack_entries(ds, sub.frames, "" if labels == "both" else "Annotations/")
     chunks = [tuple(entries[i:i + CHUNK_FRAMES]) for i in range(0, len(entries), CHUNK_FRAMES)]
     workers = default_workers() if workers is None else workers
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf, \
@@ -195,5 +218,6 @@ def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: s
             bar.update(len(encoded))
     videos = {p.video for p in ds.pairs}
     log.info("packed %d frames into %s", len(entries), out)
-    return PackReport(Path(out), len(videos), len(ds.pairs), len(entries), left_out)
+    return PackReport(Path(out), len(videos), len(ds.pairs), len(entries), left_out,
+                      "pairs" if labels == "both" else "expressions")
 

@@ -17,13 +17,19 @@ from r2bench.cli.main import main, progress_enabled
               help="The zip to write (atomically).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
+@click.option("--labels", type=click.Choice(["positive", "both"]), default="positive",
+              show_default=True,
+              help="positive: the Ref-Youtube-VOS server's zip. both: every pair of an R2 "
+                   "dataset, positive/VID/EXP_ID/FRAME.png and negative/..., as r2bench score "
+                   "and the Codabench bundle read it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def pack(preds, dataset, split, out, workers, quiet):
+def pack(preds, dataset, split, out, workers, labels, quiet):
     """Pack PREDS (a VID/EXP_ID/FRAME.png tree, zip or RLE JSON, or an R2 submission's
     positive part) as the server expects it: Annotations/VID/EXP_ID/FRAME.png, mode L 0/255,
-    after checking every frame of the split is there."""
+    after checking every frame of the split is there. With --labels both, an R2 submission
+    of both labels, in one zip with positive/ and negative/ at its root."""
     from r2bench.pack import pack_submission
 
     report = pack_submission(preds, dataset, out, split=split, workers=workers,
-                             progress=progress_enabled(quiet))
+                             progress=progress_enabled(quiet), labels=labels)
     click.echo(report.summary())

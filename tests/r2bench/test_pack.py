@@ -138,3 +138,37 @@ def test_extra_pair_is_refused(root, tmp_path):
                                     "--out", str(tmp_path / "s.zip"), "-q"])
     assert res.exit_code == 2 and "pair b/7 is not a pair" in res.output
     assert not (tmp_path / "s.zip").exists()
+
+
+def test_both_labels_zip_unpacks_to_the_tree_score_reads(tmp_path):
+    videos = _videos()
+    write_r2(tmp_path / "r2", videos, EXPS, {"b-video": "b", "b": "a10", "a10": "b-video"})
+    preds = {f"positive/{k}": m for k, m in _preds(videos).items()}
+    preds |= {f"negative/{k}": m if k.endswith("/1") else np.zeros_like(m)
+              for k, m in _preds(videos).items()}      # some false alarms: R < 1, N-acc < 1
+    write_preds(tmp_path / "preds", preds, annotations_level=True)
+    out = tmp_path / "both.zip"
+    res = CliRunner().invoke(main, ["pack", str(tmp_path / "preds"), "--dataset",
+                                    str(tmp_path / "r2"), "--out", str(out), "--labels", "both",
+                                    "-q", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "3 videos, 18 pairs, 54 frames" in res.output
+    names = list(_entries(out))
+    assert len(names) == 54 and names == sorted(names)
+    assert {n.split("/")[0] for n in names} == {"positive", "negative"}
+    assert "negative/b/1/00005.png" in names
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    packed = score_submission(tmp_path / "unpacked", tmp_path / "r2", workers=1)
+    tree = score_submission(tmp_path / "preds", tmp_path / "r2", workers=1)
+    for key in ("J", "F", "R", "N_acc", "gIoU", "cIoU"):
+        assert packed["summary"][key] == tree["summary"][key]
+    assert tree["summary"]["R"] < 1 and 0 < tree["summary"]["N_acc"] < 1
+
+
+def test_both_labels_needs_an_r2_dataset(root, tmp_path):
+    write_preds(tmp_path / "preds", _preds(_videos()))
+    res = CliRunner().invoke(main, ["pack", str(tmp_path / "preds"), "--dataset", str(root),
+                                    "--out", str(tmp_path / "s.zip"), "--labels", "both"])
+    assert res.exit_code == 2 and "not an R2 dataset" in res.output
+    assert res.output.count("\n") == 1 and not (tmp_path / "s.zip").exists()
