@@ -2,6 +2,7 @@
 
 # Importing a command module registers its commands on `main`.
 from r2bench.cli import (
+    codabench_cmd,  # noqa: F401
     dataset_cmd,  # noqa: F401
     demo_cmd,  # noqa: F401
     leaderboard_cmd,  # noqa: F401
