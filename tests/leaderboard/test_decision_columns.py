@@ -2,6 +2,7 @@
 rvos_oracle results, ``--columns``, and the legend of results that predate them."""
 
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -53,3 +54,18 @@ def test_results_from_before_the_decisions_say_so(records):
     assert res.exit_code == 0, res.output
     assert "results written before r2bench measured it" in res.output
     assert "| J&F&R |" in res.output and "| N-acc |" in res.output and "| FPS |" in res.output
+
+
+def test_without_jfr_the_first_column_ranks(records):
+    from leaderboard.records import load_results
+
+    ours, baseline = (load_results(p).results for p in records[:2])   # J&F&R 81.7 > 60.0
+    paths = []
+    for rec, giou in ((ours, 0.40), (baseline, 0.55)):
+        rec["summary"].update(N_acc=0.5, T_acc=0.9, gIoU=giou, cIoU=0.6, N_acc_frame=0.7)
+        paths.append(records[0].parent / f"g_{rec['method'] or 'baseline'}.json")
+        paths[-1].write_text(json.dumps(rec))
+    by_jfr = _csv(*paths, "--columns", "JFR,gIoU")
+    by_giou = _csv(*paths, "--measures", "gres")
+    assert list(by_jfr["J&F&R"]) == [81.7, 60.0]
+    assert list(by_giou["gIoU"]) == [55.0, 40.0]
