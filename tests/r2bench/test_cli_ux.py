@@ -144,7 +144,8 @@ def test_several_preds_make_one_table_and_one_results_file_each(setup, tmp_path)
     assert res.exit_code == 0, res.output
     rows = [line.split() for line in res.stdout.splitlines()[2:4]]
     assert [r[0] for r in rows] == [str(preds), str(empty)]
-    assert rows[0][1:4] == ["100.0"] * 3 and rows[1][4:] == ["-", "-"]
+    assert rows[0][1:4] == ["100.0"] * 3 and rows[1][4:6] == ["-", "-"]   # no R, J&F&R
+    assert rows[1][6:8] == ["100.0", "0.0"]   # N-acc, T-acc: every pair predicted empty
     assert sorted(p.name for p in out.iterdir()) == ["empty.json", "preds.json"]
     assert json.loads((out / "preds.json").read_text())["summary"]["J"] == 1.0
     assert f"wrote {out / 'empty.json'}" in res.output
