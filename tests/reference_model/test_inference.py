@@ -104,6 +104,30 @@ def test_score_flag_prints_the_table_and_writes_results(data, tmp_path):
     assert "J&F&R" in result.output and (tmp_path / "r.json").is_file()
 
 
+@pytest.mark.parametrize("n", (12000, 20000))
+def test_score_flag_refuses_a_hostile_mask_in_one_line(data, reference_preds, tmp_path, n):
+    """A finished folder is not rewritten, so a mask swapped in from outside is scored: one
+    whose header claims n x n pixels is refused before Pillow decodes or warns about it."""
+    import shutil
+    import warnings
+
+    from r2data import huge_png
+
+    out = tmp_path / "p"
+    shutil.copytree(reference_preds, out)
+    victim = min(out.rglob("*.png"))
+    h, w = np.asarray(Image.open(victim)).shape
+    victim.write_bytes(huge_png(n, n))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _run(data, out, "--score", "--results", str(tmp_path / "r.json"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"r2bench: {victim}: mask is {n}x{n}, the video is {h}x{w}"]
+    assert not [c for c in caught if issubclass(c.category, Image.DecompressionBombWarning)]
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_plain_root_writes_vid_exp_frame(data, tmp_path):
     args = ["run-reference", "--dataset", str(data["src"]), "--split", "valid", "--checkpoint",
             str(data["ckpt"]), "--text-encoder", str(data["text"]), "--out", str(tmp_path / "p"),
