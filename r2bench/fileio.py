@@ -39,7 +39,10 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
 
 
-def _staging_prefix(path: Path) -> str:
+def staging_prefix(path: str | os.PathLike) -> str:
+    """The start of a staging name for ``path`` written by this process (a random part and
+    ``.tmp`` follow); for writers that make their own staging, e.g. with ``tempfile``."""
+    path = Path(path)
     return f".{path.name}.{_host()}-{os.getpid()}."
 
 
@@ -106,7 +109,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(path)
-    fd, tmp = tempfile.mkstemp(prefix=_staging_prefix(path), suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=staging_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield tmp
@@ -169,7 +172,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = False) -> Iterat
     if path.exists() and not overwrite:
         raise FileExistsError(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_staging_prefix(path), suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=staging_prefix(path), suffix=".tmp", dir=path.parent))
     tmp.chmod(0o777 & ~_umask())
     try:
         yield tmp

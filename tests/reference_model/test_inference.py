@@ -198,13 +198,37 @@ def test_resume_after_interruption(data, reference_preds, tmp_path, monkeypatch)
     monkeypatch.setattr(inf.ReferenceRunner, "run_group", real)
     partial = _tree(out)
     assert partial and len(partial) < len(_tree(reference_preds))
-    assert not list(out.glob(".r2bench-run-*"))  # no staging left behind
+    assert not list(out.glob(".r2bench-run.*"))  # no staging left behind
     counts = run_reference(data["r2"], None, model, cfg.short_side, out, InferenceConfig())
     assert counts["skipped"] == len({Path(k).parent for k in partial})
     assert _tree(out) == _tree(reference_preds)
 
 
 @pytest.mark.slow
+def test_a_killed_runs_staging_is_removed_and_a_live_ones_kept(data, tmp_path, caplog):
+    """run-reference stages each video in OUT; ranks run side by side, so the next run
+    removes only the staging of processes that have ended (r2bench/fileio.py)."""
+    from r2bench.fileio import staging_prefix
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        out = tmp_path / "o"
+        mine = staging_prefix(out / "r2bench-run")
+        stale = out / (mine.replace(f"-{os.getpid()}.", f"-{ended.pid}.") + "abcd1234.tmp")
+        live = out / (mine.replace(f"-{os.getpid()}.", f"-{alive.pid}.") + "abcd1234.tmp")
+        for d in (stale, live):
+            (d / "item0").mkdir(parents=True)
+        model, cfg = load_model(data["ckpt"], data["text"])
+        inf.ReferenceRunner(model, cfg.short_side, InferenceConfig(), out)
+        assert not stale.exists() and live.exists()
+        assert f"{stale}: removed" in caplog.text
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_torchrun_two_processes_write_what_one_writes(data, reference_preds, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
