@@ -48,6 +48,7 @@ from PIL import Image, UnidentifiedImageError
 from r2bench.dataset import R2_META
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import remove_stale_staging, staging_prefix
+from r2bench.pngsafe import no_bombs
 from r2bench.refytvos import RefYTVOSRoot, load_json
 
 from .model import R2VOS
@@ -142,7 +143,7 @@ def is_done(item: Item, frames: tuple[str, ...]) -> bool:
 
 def _read_frame(path: Path) -> Image.Image:
     try:
-        with Image.open(path) as im:
+        with no_bombs(), Image.open(path) as im:
             return im.convert("RGB")
     except FileNotFoundError:
         raise DatasetError(path, "missing frame image") from None

@@ -172,3 +172,36 @@ def test_png_size_reads_the_header_only():
     assert png_size(huge_png(7, 9, chunk_before_ihdr=True)) == (7, 9)
     assert png_size(huge_png(7, 9)[:20]) is None                  # ends inside the header
     assert png_size(b"\xff\xd8\xff\xe0 a JPEG") is None
+
+
+# Frames (JPEG, or anything Pillow reads under a .jpg name) are read under the same guard.
+
+@pytest.mark.parametrize("n", SIZES)
+def test_perturb_frame_reader(tmp_path, n):
+    from datasets_builder.perturb.driver import read_frames
+    from r2bench.errors import DatasetError
+
+    good, bad = tmp_path / "00000.jpg", tmp_path / "00005.jpg"
+    Image.new("RGB", (W, H)).save(good)
+    bad.write_bytes(huge_png(n, n))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(DatasetError, match="too large for Pillow") as err:
+            read_frames([str(good), str(bad)], (H, W))
+    assert err.value.path == str(bad) and caught == []
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_gallery_frame_reader_draws_a_grey_canvas(boxes, n):
+    from leaderboard.gallery import _frame_rgb, frames_root
+    from r2bench.dataset import load_eval_dataset
+
+    r2, _ = boxes
+    ds = load_eval_dataset(r2)
+    pair = next(p for p in ds.pairs if p.video == "a")
+    (r2 / "positive" / "valid" / "JPEGImages" / "a" / f"{pair.frames[0]}.jpg").write_bytes(
+        huge_png(n, n))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rgb = _frame_rgb(frames_root(ds), pair, pair.frames[0])
+    assert rgb.shape == (H, W, 3) and (rgb == 128).all() and caught == []
