@@ -21,6 +21,7 @@ from scipy import ndimage
 from r2bench.dataset import R2_META, EvalDataset, PairSpec
 from r2bench.errors import R2BenchError
 from r2bench.metrics import region_similarity
+from r2bench.pngsafe import no_bombs
 from r2bench.refytvos import RefYTVOSRoot, load_json, read_annotations
 from r2bench.submission import Submission as Predictions
 from r2bench.submission import read_mask
@@ -67,7 +68,7 @@ def frames_root(ds: EvalDataset) -> RefYTVOSRoot:
 def _frame_rgb(root: RefYTVOSRoot, pair: PairSpec, frame: str) -> np.ndarray:
     path = root.jpeg_path(pair.video, frame)
     try:
-        with Image.open(path) as im:
+        with no_bombs(), Image.open(path) as im:
             rgb = np.asarray(im.convert("RGB"))
     except (OSError, ValueError):
         rgb = None

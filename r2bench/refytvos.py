@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from r2bench.errors import DatasetError
+from r2bench.pngsafe import HEAD_BYTES, ImageTooLarge, no_bombs, png_size
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ def load_json(path: str | os.PathLike, what: str) -> Any:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """(H, W) of an image from its header; nothing is decoded."""
     try:
-        with Image.open(path) as im:
+        with no_bombs(), Image.open(path) as im:
             w, h = im.size
+    except ImageTooLarge as e:
+        raise DatasetError(path, f"image {e}") from None
     except UnidentifiedImageError:
         raise DatasetError(path, "cannot read image header: not an image Pillow reads") \
             from None
@@ -80,23 +83,33 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
     return h, w
 
 
+def _wrong_size(path, hw: tuple[int, int], size: tuple[int, int]) -> DatasetError:
+    return DatasetError(path, f"annotation is {hw[0]}x{hw[1]}, the video is {size[0]}x{size[1]}")
+
+
 def read_annotations(paths: list[str | os.PathLike] | tuple[str | os.PathLike, ...],
                      size: tuple[int, int] | None = None) -> np.ndarray:
     """(T, H, W) uint8 object ids from palette PNGs, each checked (and sized, given ``size``)."""
     out = None
     for t, path in enumerate(paths):
         try:
-            with Image.open(path) as im:
-                mode, (w, h) = im.mode, im.size
-                if size is not None and (h, w) != tuple(size):
-                    raise DatasetError(path, f"annotation is {h}x{w}, the video is "
-                                             f"{size[0]}x{size[1]}")
-                arr = np.asarray(im)
+            with open(path, "rb") as f:
+                head = png_size(f.read(HEAD_BYTES))  # checked before Pillow decodes
+                if size is not None and head is not None and head != tuple(size):
+                    raise _wrong_size(path, head, size)
+                f.seek(0)
+                with no_bombs(), Image.open(f) as im:
+                    mode, (w, h) = im.mode, im.size
+                    if size is not None and (h, w) != tuple(size):
+                        raise _wrong_size(path, (h, w), size)
+                    arr = np.asarray(im)
         except FileNotFoundError:
             raise DatasetError(path, broken_link(path) or "missing ground-truth annotation") \
                 from None
         except UnidentifiedImageError:
             raise DatasetError(path, "cannot read annotation: not a PNG") from None
+        except ImageTooLarge as e:
+            raise DatasetError(path, f"annotation {e}") from None
         except (OSError, SyntaxError, ValueError) as e:
             raise DatasetError(path, f"cannot read annotation: {e}") from None
         if arr.ndim != 2:

@@ -31,6 +31,7 @@ from PIL import Image, UnidentifiedImageError
 
 from r2bench.dataset import EvalDataset
 from r2bench.errors import SubmissionError
+from r2bench.pngsafe import ImageTooLarge, no_bombs, png_size
 from r2bench.wording import plural
 
 Locator = tuple
@@ -220,25 +221,14 @@ def _zip(path: str) -> zipfile.ZipFile:
     return zipfile.ZipFile(path)
 
 
-def _read_png(locator: Locator) -> Image.Image:
+def _read_bytes(locator: Locator) -> bytes:
     try:
         if locator[0] == "file":
             with open(locator[1], "rb") as f:
-                data = f.read()
-        else:
-            data = _zip(locator[1]).read(locator[2])
+                return f.read()
+        return _zip(locator[1]).read(locator[2])
     except (OSError, zipfile.BadZipFile, KeyError) as e:
         raise SubmissionError(describe(locator), f"cannot read: {e}") from None
-    if not data:
-        raise SubmissionError(describe(locator), "empty file, not a PNG")
-    try:
-        return Image.open(io.BytesIO(data), formats=["PNG"])
-    except UnidentifiedImageError:
-        # Pillow's own message names its in-memory buffer; the file is named already.
-        kind = "JPEG data" if data.startswith(b"\xff\xd8") else "not PNG data"
-        raise SubmissionError(describe(locator), f"not a readable PNG: {kind}") from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise SubmissionError(describe(locator), f"not a readable PNG: {e}") from None
 
 
 def _rle_mask(locator: Locator, size: tuple[int, int], pair_frame: str) -> np.ndarray:
@@ -274,13 +264,36 @@ def _pixels_nonzero(im: Image.Image) -> np.ndarray:
     return np.asarray(im) != 0
 
 
+def _size_problem(mask: tuple[int, int], size: tuple[int, int]) -> str:
+    return f"mask is {mask[0]}x{mask[1]}, the video is {size[0]}x{size[1]}"
+
+
 def _open_sized(locator: Locator, size: tuple[int, int]) -> Image.Image:
-    """Open a prediction PNG (header only) and check it has the video's (H, W)."""
-    im = _read_png(locator)
+    """Open a prediction PNG (header only) and check it has the video's (H, W).
+
+    The size is read from the PNG header and checked before Pillow sees the file, so a tiny
+    file claiming a huge image is refused without decoding it (r2bench/pngsafe.py)."""
+    data = _read_bytes(locator)
+    where = describe(locator)
+    if not data:
+        raise SubmissionError(where, "empty file, not a PNG")
+    head = png_size(data)
+    if head is not None and head != size:
+        raise SubmissionError(where, _size_problem(head, size))
+    try:
+        with no_bombs():
+            im = Image.open(io.BytesIO(data), formats=["PNG"])
+    except UnidentifiedImageError:
+        # Pillow's own message names its in-memory buffer; the file is named already.
+        kind = "JPEG data" if data.startswith(b"\xff\xd8") else "not PNG data"
+        raise SubmissionError(where, f"not a readable PNG: {kind}") from None
+    except ImageTooLarge as e:
+        raise SubmissionError(where, f"mask {e}") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise SubmissionError(where, f"not a readable PNG: {e}") from None
     w, h = im.size
     if (h, w) != size:
-        raise SubmissionError(describe(locator), f"mask is {h}x{w}, the video is "
-                                                 f"{size[0]}x{size[1]}")
+        raise SubmissionError(where, _size_problem((h, w), size))
     return im
 
 

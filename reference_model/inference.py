@@ -47,6 +47,8 @@ from PIL import Image, UnidentifiedImageError
 
 from r2bench.dataset import R2_META
 from r2bench.errors import DatasetError, R2BenchError
+from r2bench.fileio import remove_stale_staging, staging_prefix
+from r2bench.pngsafe import no_bombs
 from r2bench.refytvos import RefYTVOSRoot, load_json
 
 from .model import R2VOS
@@ -141,7 +143,7 @@ def is_done(item: Item, frames: tuple[str, ...]) -> bool:
 
 def _read_frame(path: Path) -> Image.Image:
     try:
-        with Image.open(path) as im:
+        with no_bombs(), Image.open(path) as im:
             return im.convert("RGB")
     except FileNotFoundError:
         raise DatasetError(path, "missing frame image") from None
@@ -210,9 +212,9 @@ class ReferenceRunner:
         self.model, self.short_side, self.cfg = model, short_side, cfg
         self.device = torch.device(cfg.device)
         self.out_root = Path(out_root)
-        self.tmp_prefix = f".r2bench-run-{cfg.rank}-"
-        for stale in self.out_root.glob(self.tmp_prefix + "*"):  # left by a killed run
-            shutil.rmtree(stale, ignore_errors=True)
+        # Every rank stages in OUT: each removes only what ended processes left (fileio).
+        self.staging = self.out_root / "r2bench-run"
+        remove_stale_staging(self.staging)
 
     def _autocast(self):
         if self.cfg.precision == "fp32":
@@ -230,7 +232,8 @@ class ReferenceRunner:
             if not path.is_file():
                 raise DatasetError(path, "missing frame image")
         windows = _windows(len(group.frames), self.cfg.window)
-        with tempfile.TemporaryDirectory(prefix=self.tmp_prefix, dir=self.out_root) as tmp:
+        with tempfile.TemporaryDirectory(prefix=staging_prefix(self.staging), suffix=".tmp",
+                                         dir=self.out_root) as tmp:
             acc = size = None
             for window in windows:
                 images = [_read_frame(group.frame_paths[i]) for i in window]

@@ -52,6 +52,7 @@ from datasets_builder.synonyms import CategoryNamer
 from r2bench.by_perturbation import PERTURB_FORMAT, PERTURB_JSON
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
+from r2bench.pngsafe import ImageTooLarge, no_bombs
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
 from r2bench.scoring import default_workers
 
@@ -168,9 +169,9 @@ def read_frames(paths: list[str], size: tuple[int, int]) -> np.ndarray:
     frames = []
     for p in paths:
         try:
-            with Image.open(p) as im:
+            with no_bombs(), Image.open(p) as im:
                 frames.append(np.asarray(im.convert("RGB")))
-        except (OSError, UnidentifiedImageError) as e:
+        except (OSError, UnidentifiedImageError, ImageTooLarge) as e:
             raise DatasetError(p, f"cannot read frame: {e}") from None
         if frames[-1].shape[:2] != tuple(size):
             raise DatasetError(p, f"frame is {frames[-1].shape[0]}x{frames[-1].shape[1]}, the "

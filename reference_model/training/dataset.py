@@ -29,6 +29,7 @@ from PIL import Image
 from torch import Tensor
 
 from r2bench.errors import DatasetError
+from r2bench.pngsafe import no_bombs
 from r2bench.refytvos import read_annotations
 from reference_model.box_ops import box_xyxy_to_cxcywh, masks_to_boxes
 from reference_model.preprocess import IMAGENET_MEAN, IMAGENET_STD
@@ -175,7 +176,7 @@ class PairDataset(torch.utils.data.Dataset):
 
 def _read_rgb(path) -> np.ndarray:
     try:
-        with Image.open(path) as im:
+        with no_bombs(), Image.open(path) as im:
             return np.asarray(im.convert("RGB"))
     except FileNotFoundError:
         raise DatasetError(path, "missing frame image") from None

@@ -104,6 +104,30 @@ def test_score_flag_prints_the_table_and_writes_results(data, tmp_path):
     assert "J&F&R" in result.output and (tmp_path / "r.json").is_file()
 
 
+@pytest.mark.parametrize("n", (12000, 20000))
+def test_score_flag_refuses_a_hostile_mask_in_one_line(data, reference_preds, tmp_path, n):
+    """A finished folder is not rewritten, so a mask swapped in from outside is scored: one
+    whose header claims n x n pixels is refused before Pillow decodes or warns about it."""
+    import shutil
+    import warnings
+
+    from r2data import huge_png
+
+    out = tmp_path / "p"
+    shutil.copytree(reference_preds, out)
+    victim = min(out.rglob("*.png"))
+    h, w = np.asarray(Image.open(victim)).shape
+    victim.write_bytes(huge_png(n, n))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _run(data, out, "--score", "--results", str(tmp_path / "r.json"))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"r2bench: {victim}: mask is {n}x{n}, the video is {h}x{w}"]
+    assert not [c for c in caught if issubclass(c.category, Image.DecompressionBombWarning)]
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_plain_root_writes_vid_exp_frame(data, tmp_path):
     args = ["run-reference", "--dataset", str(data["src"]), "--split", "valid", "--checkpoint",
             str(data["ckpt"]), "--text-encoder", str(data["text"]), "--out", str(tmp_path / "p"),
@@ -174,13 +198,37 @@ def test_resume_after_interruption(data, reference_preds, tmp_path, monkeypatch)
     monkeypatch.setattr(inf.ReferenceRunner, "run_group", real)
     partial = _tree(out)
     assert partial and len(partial) < len(_tree(reference_preds))
-    assert not list(out.glob(".r2bench-run-*"))  # no staging left behind
+    assert not list(out.glob(".r2bench-run.*"))  # no staging left behind
     counts = run_reference(data["r2"], None, model, cfg.short_side, out, InferenceConfig())
     assert counts["skipped"] == len({Path(k).parent for k in partial})
     assert _tree(out) == _tree(reference_preds)
 
 
 @pytest.mark.slow
+def test_a_killed_runs_staging_is_removed_and_a_live_ones_kept(data, tmp_path, caplog):
+    """run-reference stages each video in OUT; ranks run side by side, so the next run
+    removes only the staging of processes that have ended (r2bench/fileio.py)."""
+    from r2bench.fileio import staging_prefix
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        out = tmp_path / "o"
+        mine = staging_prefix(out / "r2bench-run")
+        stale = out / (mine.replace(f"-{os.getpid()}.", f"-{ended.pid}.") + "abcd1234.tmp")
+        live = out / (mine.replace(f"-{os.getpid()}.", f"-{alive.pid}.") + "abcd1234.tmp")
+        for d in (stale, live):
+            (d / "item0").mkdir(parents=True)
+        model, cfg = load_model(data["ckpt"], data["text"])
+        inf.ReferenceRunner(model, cfg.short_side, InferenceConfig(), out)
+        assert not stale.exists() and live.exists()
+        assert f"{stale}: removed" in caplog.text
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_torchrun_two_processes_write_what_one_writes(data, reference_preds, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",

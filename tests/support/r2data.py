@@ -128,3 +128,19 @@ def write_boxes(root: Path) -> tuple[Path, Path]:
     write_r2(root / "r2", boxes_videos(), BOXES_EXPS, {"a": "b", "b": "a"})
     write_preds(root / "preds", boxes_preds())
     return root / "r2", root / "preds"
+
+
+def huge_png(h: int, w: int, chunk_before_ihdr: bool = False) -> bytes:
+    """A PNG of a few hundred bytes whose header claims an (h, w) 1-bit image: a valid
+    start (16 zero rows) and no more. Pillow opens it lazily, so only the header matters.
+    ``chunk_before_ihdr`` puts a text chunk first, which Pillow also accepts."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = zlib.compress((b"\0" * (1 + (w + 7) // 8)) * 16, 9)
+    return (b"\x89PNG\r\n\x1a\n" + (chunk(b"tEXt", b"note\0hostile") if chunk_before_ihdr else b"")
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
