@@ -9,8 +9,8 @@ split that the video does not contain, keeping the number of the word ("the two 
 "the two frogs"), its capitalisation and the article before it ("a dog" -> "an owl"). The
 replacements are drawn, from a generator seeded by (seed, video, expression), among the
 categories whose own name names none of the video's categories ("horse" also names zebra,
-so it never replaces a word in a video with a zebra), distinct categories getting distinct
-replacements where the split allows.
+so it never replaces a word in a video with a zebra) and none of the categories the
+expression names, distinct categories getting distinct replacements where the split allows.
 
 The pair is then unrelated by the same rule as a shuffled negative: the edited text names
 no category of the video (checked on the edited text itself). An expression is left out of
@@ -131,6 +131,12 @@ class ObjectEditor:
         return [c for c, named in self.names_named.items()
                 if not self.bit[c] & present and not named & present]
 
+    def unnamed(self, pool: list[str], named: int) -> list[str]:
+        """The categories of ``pool`` that an expression naming ``named`` (a mask) does not
+        name, and whose own name names none of them: a replacement never reads as a category
+        the expression already names."""
+        return [c for c in pool if not (self.bit[c] | self.names_named[c]) & named]
+
     def edit(self, text: str, present: int, target: int, pool: list[str],
              rng) -> Edit | str:
         """The edited expression, or the reason it cannot be edited. ``present``: the
@@ -140,6 +146,12 @@ class ObjectEditor:
             return f"names no word for its object ({', '.join(self.namer.names(target))})"
         if not pool:
             return "the video holds every category that could replace its object"
+        named = 0
+        for m in found:
+            named |= m.bits
+        pool = self.unnamed(pool, named)
+        if not pool:
+            return "every category that could replace its object is named by the expression"
         groups = list(dict.fromkeys(m.bits for m in found))      # one name per named group
         for _ in range(_ATTEMPTS):
             order = rng.permutation(len(pool))

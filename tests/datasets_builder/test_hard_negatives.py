@@ -130,3 +130,35 @@ def test_cli_strategy_object(source, tmp_path):
                                     str(tmp_path / "o"), "--strategy", "object", "-q"])
     assert res.exit_code == 0, res.output
     assert "every negative its own video" in res.output and "1 expression left out" in res.output
+
+
+def test_replacements_are_neither_in_the_video_nor_named_by_the_expression():
+    from datasets_builder.hard_negatives import ObjectEditor, plan_object_negatives
+    from r2bench.refytvos import Expression, VideoMeta
+
+    cats = ["cat", "dog", "frog", "horse", "owl", "zebra", "bear", "duck"]
+    editor = ObjectEditor.for_categories(cats)
+    pool = editor.candidates(editor.mask(["zebra"]))
+    assert "zebra" not in pool and "horse" not in pool       # "horse" also names zebra
+    assert set(pool) == set(cats) - {"zebra", "horse"}
+    # zebra videos with no horse, captions that also name absent categories; one video of
+    # each other category makes it a category of the split
+    texts = ("a zebra running", "the zebra chasing a dog", "two zebras near a cat and an owl")
+    videos = {f"z{i}": VideoMeta(f"z{i}", ("00000",), {str(k): Expression(str(k), t, "1")
+                                                      for k, t in enumerate(texts)})
+              for i in range(12)}
+    objects = {vid: {"1": "zebra"} for vid in videos}
+    for c in cats[:5] + cats[6:]:
+        videos[c] = VideoMeta(c, ("00000",), {"0": Expression("0", f"a {c}", "1")})
+        objects[c] = {"1": c}
+    negatives = plan_object_negatives(videos, objects, seed=0)
+    assert not negatives.left_out
+    namer = CategoryNamer(cats)
+    for (vid, eid), edit in negatives.edits.items():
+        if not vid.startswith("z"):
+            continue
+        original = videos[vid].expressions[eid].exp
+        new_words = [new for _, new in edit.replaced]
+        new_cats = set(namer.names(namer.named(" ".join(new_words))))
+        assert "horse" not in new_cats and "zebra" not in new_cats, edit
+        assert not new_cats & set(namer.names(namer.named(original))), (original, edit)

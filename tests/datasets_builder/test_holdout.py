@@ -74,3 +74,36 @@ def test_cli_and_errors(source, tmp_path):
     res = run(main, ["holdout", str(bare), "--split", "valid", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "ground truth" in res.output
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("n, fraction, k", [
+    (20, 0.15, 3), (20, 0.14, 3), (20, 0.11, 2), (17, 0.15, 3), (7, 0.1, 1), (40, 0.01, 1),
+    (3, 0.9, 2)])
+def test_held_out_count_is_rounded(n, fraction, k):
+    # round(fraction x n), at least 1 and at most n - 1: 20 x 0.14 = 2.8 holds out 3, not 2
+    assert len(held_out_videos([f"v{i:02d}" for i in range(n)], fraction, 0)) == k
+
+
+def test_cli_holds_out_three_of_twenty_at_fifteen_percent(source, tmp_path):
+    res = CliRunner().invoke(main, ["holdout", str(source), "--out", str(tmp_path / "ho"),
+                                    "--fraction", "0.15", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "valid 3 videos" in res.output and "train 17 videos" in res.output
+    assert len(json.loads((tmp_path / "ho" / "holdout.json").read_text())["valid"]) == 3
+
+
+def test_no_video_leaks_between_the_splits_on_disk(source, tmp_path):
+    make_holdout(source, "train", tmp_path / "ho", fraction=0.3, seed=7)
+    src = set(json.loads((source / "meta_expressions" / "train" / "meta_expressions.json")
+                         .read_text())["videos"])
+    found = {}
+    for split in ("valid", "train"):
+        meta = tmp_path / "ho" / "meta_expressions" / split / "meta_expressions.json"
+        listed = set(json.loads(meta.read_text())["videos"])
+        for sub in ("JPEGImages", "Annotations"):
+            assert {p.name for p in (tmp_path / "ho" / split / sub).iterdir()} == listed
+        cats = json.loads((tmp_path / "ho" / split / "meta.json").read_text())["videos"]
+        assert set(cats) == listed
+        found[split] = listed
+    assert not found["valid"] & found["train"]
+    assert found["valid"] | found["train"] == src and len(found["valid"]) == 6

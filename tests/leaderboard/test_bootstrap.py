@@ -11,6 +11,7 @@ from leaderboard.bootstrap import (
     BLOCK,
     bootstrap_intervals,
     bootstrap_metrics,
+    compare_sums,
     permutation_diffs,
     video_of,
     video_sums,
@@ -61,11 +62,61 @@ def _plain_metrics(pairs: list[dict]) -> list[float]:
                    sum(p["absent_frames"] for p in pairs))]
 
 
+def _video(pair_id: str) -> str:
+    """The oracle's own reading of a pair id: the part before the expression id."""
+    parts = pair_id.split("/")
+    return parts[-2]
+
+
 def _by_video(pairs):
     out = {}
     for p in pairs:
-        out.setdefault(video_of(p["pair_id"]), []).append(p)
+        out.setdefault(_video(p["pair_id"]), []).append(p)
     return out
+
+
+def test_video_of_each_pair_id_form():
+    assert video_of("positive/VID/3") == "VID"
+    assert video_of("negative/VID/12") == "VID"
+    assert video_of("VID/3") == "VID"
+    assert video_of("positive/a-b_c/0") == "a-b_c"
+
+
+def _plain_resamples(res: dict, n: int, seed: int) -> np.ndarray:
+    videos = _by_video(res["pairs"])
+    names = sorted(videos)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        drawn = rng.integers(0, len(names), size=len(names), dtype=np.int32)
+        out.append(_plain_metrics([p for i in drawn for p in videos[names[i]]]))
+    return np.array(out)
+
+
+def test_intervals_are_the_percentiles_of_the_resamples():
+    res = results_record(random_pairs(np.random.default_rng(8), 15, 2))
+    n = BLOCK + 77
+    want = np.percentile(_plain_resamples(res, n, seed=3), [2.5, 97.5], axis=0)   # (2, 5)
+    got = bootstrap_intervals(res, n, seed=3)
+    for k, key in enumerate(("J", "F", "JF", "R", "JFR")):
+        np.testing.assert_allclose(got[key], want[:, k], rtol=0, atol=1e-12)
+    wide = bootstrap_intervals(res, n, seed=3, level=0.8)
+    want80 = np.percentile(_plain_resamples(res, n, seed=3), [10, 90], axis=0)
+    np.testing.assert_allclose(wide["J"], want80[:, 0], rtol=0, atol=1e-12)
+
+
+def test_permutation_p_value_is_two_sided():
+    rng = np.random.default_rng(12)
+    pairs = random_pairs(rng, 30, quality=0.6)
+    worse = [dict(p, J=max(0.0, p["J"] - 0.1)) if p["label"] == "positive" else dict(p)
+             for p in pairs]
+    a, b = video_sums(results_record(pairs)), video_sums(results_record(worse))
+    ab = {d.metric: d for d in compare_sums(a, b, 1000, seed=4)}
+    ba = {d.metric: d for d in compare_sums(b, a, 1000, seed=4)}
+    assert ab["J"].diff > 0 > ba["J"].diff
+    assert ab["J"].p_value < 0.01 and ba["J"].p_value < 0.01    # B is the worse one
+    for key in ("J", "F", "JF", "R", "JFR"):
+        assert ba[key].p_value == pytest.approx(ab[key].p_value, abs=1e-12), key
 
 
 @pytest.mark.parametrize("decisions", [True, False])

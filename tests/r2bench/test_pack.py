@@ -172,3 +172,41 @@ def test_both_labels_needs_an_r2_dataset(root, tmp_path):
                                     "--out", str(tmp_path / "s.zip"), "--labels", "both"])
     assert res.exit_code == 2 and "not an R2 dataset" in res.output
     assert res.output.count("\n") == 1 and not (tmp_path / "s.zip").exists()
+
+
+def test_more_frames_than_the_chunks_in_flight_pack_whole_with_two_workers(tmp_path):
+    from r2bench.pack import CHUNK_FRAMES
+
+    workers, t = 2, 110
+    ids = np.zeros((t, 6, 8), np.uint8)
+    ids[:, 1:4, 2:6] = 1
+    exps = {"long": {"0": ("the box", "1"), "1": ("a box", "1"), "2": ("it", "1")}}
+    write_source(tmp_path / "root", {"long": ids}, exps)
+    rng = np.random.default_rng(3)
+    preds = {f"long/{e}": rng.random(ids.shape) < 0.5 for e in exps["long"]}
+    write_preds(tmp_path / "preds", preds)
+    assert 3 * t > 2 * workers * CHUNK_FRAMES          # more than one round of chunks
+    one, two = tmp_path / "one.zip", tmp_path / "two.zip"
+    pack_submission(tmp_path / "preds", tmp_path / "root", one, workers=1)
+    report = pack_submission(tmp_path / "preds", tmp_path / "root", two, workers=workers)
+    assert report.frames == 3 * t
+    assert one.read_bytes() == two.read_bytes()
+    entries = _entries(two)
+    assert len(entries) == 3 * t
+    for pair, masks in preds.items():
+        for f, m in zip(frame_names(t), masks):
+            np.testing.assert_array_equal(entries[f"Annotations/{pair}/{f}.png"] == 255, m)
+
+
+def test_packing_train_keeps_the_videos_meta_expressions_test_lists(root, tmp_path):
+    # only the valid split leaves the test videos out (the server's valid set excludes them)
+    for part in ("valid", "meta_expressions/valid"):
+        (root / part).rename(root / part.replace("valid", "train"))
+    test_meta = root / "meta_expressions" / "test" / "meta_expressions.json"
+    test_meta.parent.mkdir(parents=True)
+    test_meta.write_text(json.dumps({"videos": {"b": {"expressions": {}, "frames": []}}}))
+    write_preds(tmp_path / "preds", _preds(_videos()))
+    report = pack_submission(tmp_path / "preds", root, tmp_path / "s.zip", split="train",
+                             workers=1)
+    assert (report.videos, report.expressions, report.test_videos_left_out) == (3, 9, 0)
+    assert any(n.startswith("Annotations/b/") for n in _entries(tmp_path / "s.zip"))

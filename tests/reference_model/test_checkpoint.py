@@ -142,3 +142,28 @@ def test_r2bench_round_trip_keeps_config_and_tensors(tmp_path):
     got, got_cfg = read_checkpoint(tmp_path / "c.safetensors")
     assert got_cfg == cfg and isinstance(got_cfg, R2VOSConfig)
     assert all(torch.equal(got[k], state[k]) for k in state)
+
+
+def test_read_checkpoint_refuses_unknown_release_keys(tmp_path):
+    known = "backbone.0.body.layer1.0.conv1.weight"
+    path = tmp_path / "partial.pth"
+    torch.save({"model": {known: torch.ones(2), "pixel_decoder.unknown.weight": torch.ones(1),
+                          "mystery": torch.ones(1)}}, path)
+    with pytest.raises(CheckpointError,
+                       match="2 unknown keys: pixel_decoder.unknown.weight, mystery"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("alias_first", [False, True])
+def test_box_aliases_become_one_tensor_only_when_equal(alias_first):
+    a = torch.arange(4.0)
+    keys = ["bbox_embed.0.layers.0.bias", "transformer.decoder.bbox_embed.0.layers.0.bias"]
+    if alias_first:
+        keys.reverse()
+    same = convert_release_state_dict({keys[0]: a, keys[1]: a.clone()})
+    assert list(same) == ["decoder.bbox_embed.0.layers.0.bias"]
+    assert torch.equal(same["decoder.bbox_embed.0.layers.0.bias"], a)
+    for other in (a + 1e-6, torch.arange(5.0)):
+        with pytest.raises(CheckpointError, match=f"{keys[1]} and its alias of "
+                                                  "decoder.bbox_embed.0.layers.0.bias differ"):
+            convert_release_state_dict({keys[0]: a, keys[1]: other})

@@ -174,3 +174,40 @@ def test_a_batch_without_positives_gives_finite_zero_segmentation():
     assert all(losses[name].item() == 0.0 for name in SEGM)
     losses["loss"].backward()
     assert torch.isfinite(outputs["pred_masks"].grad).all()
+
+
+@pytest.mark.parametrize("margin", [0.5, 0.8])
+def test_margin_term_of_close_negative_pairs(margin):
+    # e' of every pair lies close to e: 0.1 away for the positives, 0.2 and 0.3 for the two
+    # negatives, so the margin term is active (margin - 0.25) and only the negatives' rows
+    # give its value
+    pairs = [pair(s) for s in range(3)] + [pair(s, positive=False) for s in (5, 6)]
+    outputs, targets = batch(pairs, leaf=False)
+    e = outputs["text_embed"]
+    step = torch.zeros_like(e)
+    step[:, 0] = torch.tensor([0.1, 0.1, 0.1, 0.2, 0.3])
+    outputs["text_recon"] = e + step
+    crit = make_criterion(contrastive_margin=margin)
+    got = crit.unweighted_losses(outputs, targets)["loss_cycle_contrastive"]
+    e_rec = outputs["text_recon"]
+    want = margin_distance_loss(e_rec[3:], e[3:], margin)
+    torch.testing.assert_close(got, want)
+    assert float(want) == pytest.approx(margin - 0.25, abs=1e-5)
+    assert float(margin_distance_loss(e_rec[:3], e[:3], margin)) != pytest.approx(float(want))
+    weighted = crit(outputs, targets)["loss_cycle_contrastive"]
+    torch.testing.assert_close(weighted, 0.1 * want)
+
+
+def test_pair_head_is_rewarded_for_calling_a_negative_unrelated():
+    # the pair logit predicts "unrelated": a confident +8 costs almost nothing on a negative
+    # pair and about 8 on a positive one
+    neg_outputs, neg_targets = batch([pair(5, positive=False), pair(6, positive=False)],
+                                     leaf=False)
+    pos_outputs, pos_targets = batch([pair(0), pair(1)], leaf=False)
+    for outputs in (neg_outputs, pos_outputs):
+        outputs["pred_pair"] = torch.full((2,), 8.0)
+    crit = make_criterion()
+    on_negatives = crit.unweighted_losses(neg_outputs, neg_targets)["loss_cycle_cls"]
+    on_positives = crit.unweighted_losses(pos_outputs, pos_targets)["loss_cycle_cls"]
+    assert float(on_negatives) < 1e-3
+    assert float(on_positives) == pytest.approx(8.0, abs=1e-3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from datasets_builder.perturb.driver import (
     PerturbConfig,
     draw_mode,
     perturb_source,
+    plan_expression,
     plan_video,
 )
 from datasets_builder.synonyms import CategoryNamer
@@ -116,6 +118,43 @@ def test_dyn_draws_a_severity_per_frame(source, tmp_path):
         assert len(v["visual"]["frames"]) == 3 and set(v["visual"]["frames"]) <= set(DYN_LEVELS)
     levels = [s for v in out.record["videos"].values() for s in v["visual"]["frames"]]
     assert len(set(levels)) > 1
+
+
+def test_dyn_levels_vary_within_each_video_and_each_frame_gets_its_own(source, tmp_path):
+    long = VideoMeta("v", tuple(f"{i:05d}" for i in range(12)), {})
+    cfg = PerturbConfig(severity="dyn", types=parse_types(["visual"]))
+    for i in range(20):
+        levels = plan_video(f"video{i}", long, cfg, None)["visual"]["frames"]
+        assert len(levels) == 12 and len(set(levels)) > 1, levels
+    # a deterministic corruption: frame t of the dyn output is the fixed-severity output
+    # at frame t's level
+    jpeg = {"types": ("jpeg_compression",), "seed": 2}
+    out = perturb_source(source, SPLIT, tmp_path / "dyn", PerturbConfig(severity="dyn", **jpeg),
+                         workers=1)
+    for s in DYN_LEVELS:
+        perturb_source(source, SPLIT, tmp_path / f"s{s}", PerturbConfig(severity=s, **jpeg),
+                       workers=1)
+    mixed = 0
+    for vid, meta in RefYTVOSRoot(source, SPLIT).load_videos().items():
+        levels = out.record["videos"][vid]["visual"]["frames"]
+        mixed += len(set(levels)) > 1
+        for frame, s in zip(meta.frames, levels):
+            got = RefYTVOSRoot(tmp_path / "dyn", SPLIT).jpeg_path(vid, frame).read_bytes()
+            assert got == RefYTVOSRoot(tmp_path / f"s{s}", SPLIT).jpeg_path(vid, frame).read_bytes()
+    assert mixed > 0
+
+
+def test_keep_categories_keeps_a_plural_category_word_unchanged():
+    namer = CategoryNamer(["dog", "person", "horse"])
+    texts = ("two dogs running after a small ball", "the Dogs next to the horses",
+             "people walking two dogs in the park")
+    cfg = PerturbConfig(keep_categories=True)
+    for text in texts:
+        plural = re.findall(r"\b(?:dogs|Dogs|horses|people)\b", text)
+        for i in range(40):
+            rec = plan_expression(1000 + i, "0", text, cfg, namer)
+            assert rec["exp"] != text
+            assert re.findall(r"\b(?:dogs|Dogs|horses|people)\b", rec["exp"]) == plural, rec
 
 
 def test_the_mix_and_types():

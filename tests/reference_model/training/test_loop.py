@@ -90,3 +90,55 @@ def test_two_gloo_processes_take_the_one_process_step(micro_source, tiny_text_di
     assert diff.norm() <= 1e-5 * whole.norm()
     for name, g in want.items():
         assert (got[name] - g).abs().max() <= 1e-3 * g.abs().max() + 1e-12, name
+
+
+def _with_dropout(cfg, p: float = 0.2):
+    from dataclasses import replace
+
+    m = cfg.model
+    return cfg.replace(model=m.replace(
+        transformer=replace(m.transformer, dropout=p), grounding=replace(m.grounding, dropout=p),
+        vt_projection=replace(m.vt_projection, dropout=p)))
+
+
+def test_resume_with_dropout_reproduces_the_uninterrupted_losses(micro_source, tiny_text_dir,
+                                                                 tmp_path, monkeypatch):
+    # dropout draws from the torch generator at every step: a resume that does not bring back
+    # the random state draws other masks and other losses
+    cfg = _with_dropout(micro_config(tiny_text_dir, max_steps=4))
+    train(cfg, str(micro_source), "train", tmp_path / "straight", QUIET)
+    step = Trainer.step
+
+    def step_then_sigterm(self, batch):
+        out = step(self, batch)
+        if self.position.step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(Trainer, "step", step_then_sigterm)
+    assert train(cfg, str(micro_source), "train", tmp_path / "killed", QUIET).step == 2
+    monkeypatch.setattr(Trainer, "step", step)
+    torch.manual_seed(12345)           # whatever the process drew in between
+    train(cfg, str(micro_source), "train", tmp_path / "killed", QUIET,
+          resume=str(tmp_path / "killed"))
+    assert losses(tmp_path / "killed") == losses(tmp_path / "straight")     # bitwise
+
+
+def test_rates_in_the_log_drop_after_the_listed_epochs(micro_source, tiny_text_dir, tmp_path):
+    from dataclasses import replace
+
+    base = micro_config(tiny_text_dir)
+    cfg = base.replace(epochs=3, batch_size=8,
+                       optim=replace(base.optim, lr_drop=(2,), gamma=0.25))
+    train(cfg, str(micro_source), "train", tmp_path / "run", QUIET)
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text()
+               .splitlines()]
+    steps = [r for r in records if "loss" in r]
+    per_epoch = {}
+    for r in steps:
+        per_epoch.setdefault(r["epoch"], set()).add(json.dumps(r["lr"], sort_keys=True))
+    assert len(per_epoch) == 3 and all(len(v) == 1 for v in per_epoch.values())
+    lr = {e: json.loads(next(iter(v))) for e, v in per_epoch.items()}
+    for name, rate in lr[0].items():
+        assert lr[1][name] == rate                                  # epoch 2: as epoch 1
+        assert lr[2][name] == pytest.approx(rate * 0.25, rel=1e-12)  # after epoch 2
