@@ -325,14 +325,30 @@ def read_area(locator: Locator, size: tuple[int, int], pair_frame: str) -> int:
     return int(np.count_nonzero(_pixels_nonzero(im)))
 
 
+def check_for_dataset(sub: Submission, dataset: EvalDataset) -> None:
+    """Raise one `SubmissionError` when not one pair of the submission is a pair of the
+    dataset: it was made for another dataset, and listing every pair would say no more."""
+    known_pairs = {p.pair_id for p in dataset.pairs}
+    given = sorted({pair for pair, _ in (*sub.frames, *sub.not_png)})
+    if not given or not known_pairs or any(pair in known_pairs for pair in given):
+        return
+    split = f" (split {dataset.split})" if dataset.mode == "rvos" else ""
+    raise SubmissionError(sub.path, f"none of its {plural(len(given), 'pair')} is a pair of "
+                                    f"{dataset.path}{split} (it has {given[0]}, the dataset "
+                                    f"{min(known_pairs)}, ...): the submission is for another "
+                                    "dataset")
+
+
 def completeness_problems(sub: Submission, dataset: EvalDataset,
                           allow_missing: bool) -> tuple[list[SubmissionError], int]:
     """Every extra, missing or non-PNG frame of the submission, and how many are missing.
 
     Extra pairs or frames are always problems, and so is a frame given as another image
     type (``FRAME.jpg``); missing frames are problems unless ``allow_missing`` (then they
-    are scored as empty masks).
+    are scored as empty masks). A submission none of whose pairs is in the dataset is one
+    `SubmissionError`, raised (`check_for_dataset`).
     """
+    check_for_dataset(sub, dataset)
     expected = {(p.pair_id, f) for p in dataset.pairs for f in p.frames}
     known_pairs = {p.pair_id for p in dataset.pairs}
     problems = []

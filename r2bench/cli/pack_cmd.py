@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from r2bench.cli.main import main, progress_enabled
+from r2bench.cli.main import main, overwrite_option, progress_enabled, refuse_existing
 
 
 @main.command()
@@ -17,13 +17,15 @@ from r2bench.cli.main import main, progress_enabled
               help="The zip to write (atomically).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores].")
+@overwrite_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def pack(preds, dataset, split, out, workers, quiet):
+def pack(preds, dataset, split, out, workers, overwrite, quiet):
     """Pack PREDS (a VID/EXP_ID/FRAME.png tree, zip or RLE JSON, or an R2 submission's
     positive part) as the server expects it: Annotations/VID/EXP_ID/FRAME.png, mode L 0/255,
     after checking every frame of the split is there."""
     from r2bench.pack import pack_submission
 
+    refuse_existing(out, overwrite=overwrite)
     report = pack_submission(preds, dataset, out, split=split, workers=workers,
                              progress=progress_enabled(quiet))
     click.echo(report.summary())

@@ -11,7 +11,7 @@ import tempfile
 
 import click
 
-from r2bench.cli.main import main, progress_enabled
+from r2bench.cli.main import main, overwrite_option, progress_enabled, refuse_existing
 
 
 def _size(ctx, param, value: str | None) -> tuple[int, int] | None:
@@ -69,14 +69,16 @@ def _size(ctx, param, value: str | None) -> tuple[int, int] | None:
               help="Seed of the frames and random weights.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the JSON record here (atomically).")
+@overwrite_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def profile(config_name, checkpoint, text_dir, device, size, output_size, window, precision,
             do_compile, channels_last, warmup, iters, breakdown_iters, threads, variant,
-            compare, scoring, dataset, preds, workers, name, seed, out, quiet):
+            compare, scoring, dataset, preds, workers, name, seed, out, overwrite, quiet):
     """Time the reference model on a window of frames at batch 1: FPS, latency (median,
     p90), peak memory, parameters and a per-part breakdown. With --scoring, time the scorer:
     J+F per frame against the plain port of the official code, and scoring against
     decoding only."""
+    refuse_existing(out, overwrite=overwrite)
     if scoring:
         _profile_scoring(dataset, preds, workers, 1 if warmup is None else warmup, iters or 5,
                          out, progress_enabled(quiet))
@@ -114,6 +116,7 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
     click.echo(format_profile(record))
     if out:
         write_profile(out, record)
+        click.echo(f"wrote {out}")
 
 
 def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> None:
@@ -133,3 +136,4 @@ def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> N
     click.echo(format_scoring_profile(record))
     if out:
         atomic_write_json(out, record)
+        click.echo(f"wrote {out}")
