@@ -110,8 +110,10 @@ def _safe_member(zip_path: Path, info: zipfile.ZipInfo) -> str:
     return name
 
 
-def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submission) -> None:
-    """Add the PNG entries of a zip as pairs ``label_prefix + VID/EXP_ID``."""
+def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submission,
+              only: str | None = None) -> None:
+    """Add the PNG entries of a zip as pairs ``label_prefix + VID/EXP_ID``; with ``only``,
+    just the entries under the top-level folder ``only/`` (a zip holding both labels)."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
             infos = zf.infolist()
@@ -122,7 +124,8 @@ def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submissi
     for info in infos:
         name = _safe_member(zip_path, info)
         total += info.file_size
-        if not info.is_dir() and _frame_file(name.rsplit("/", 1)[-1]):
+        if not info.is_dir() and _frame_file(name.rsplit("/", 1)[-1]) \
+                and (only is None or name.startswith(f"{only}/")):
             entries.append(name)
     if total > MAX_TOTAL_BYTES:
         raise SubmissionError(zip_path, f"would expand to {total} bytes, over the "
@@ -138,6 +141,20 @@ def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submissi
             stem, ext = _frame_file(frame)
             _add_frame(sub, (f"{label_prefix}{vid}/{exp}", stem), ext,
                        ("zip", os.fspath(zip_path), name))
+
+
+LABELS = ("positive", "negative")
+
+
+def zip_labels(zip_path: str | os.PathLike) -> set[str]:
+    """The labels (positive, negative) a zip holds as top-level folders; empty for a zip of
+    ``VID/EXP_ID/FRAME.png`` or ``Annotations/...`` (a Ref-Youtube-VOS server zip)."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(zip_path, f"not a readable zip file: {e}") from None
+    return {n.split("/", 1)[0] for n in names if "/" in n} & set(LABELS)
 
 
 def _load_rle(path: Path) -> dict[FrameKey, Locator]:
@@ -183,10 +200,25 @@ def open_submission(path: str | os.PathLike, dataset: EvalDataset) -> Submission
     if path.is_file() and path.suffix == ".zip" and dataset.mode == "rvos":
         _scan_zip(path, "", videos, sub)
         return sub
+    if path.is_file() and path.suffix == ".zip":
+        labels = zip_labels(path)
+        if not labels:
+            raise SubmissionError(path, "holds VID/EXP_ID/FRAME.png at its root (a server zip "
+                                        "of positive predictions, as r2bench pack writes "
+                                        "one), but an R2 dataset needs positive/ and negative/ "
+                                        "predictions: folders, .zips, or both trees in one "
+                                        "zip; for J and F alone, score it against the "
+                                        f"positive root: --dataset {dataset.path / 'positive'} "
+                                        f"--split {dataset.split}")
+        for label in sorted(labels):
+            _scan_zip(path, f"{label}/", videos, sub, only=label)
+        return sub
     if not path.exists():
         raise SubmissionError(path, "predictions not found")
     if not path.is_dir():
-        raise SubmissionError(path, "expected a folder, a .zip or an RLE .json file")
+        what = "a file" if path.is_file() else "not a file or folder"
+        raise SubmissionError(path, f"{what} r2bench does not read as predictions: expected a "
+                                    "folder, a .zip or an RLE .json file")
     if dataset.mode == "rvos":
         _scan_tree(_tree_root(path, videos), "", sub)
     else:

@@ -19,10 +19,9 @@ def _new_folder(ctx, param, value: str | None) -> str | None:
     """The folder above --out must exist (it is not created)."""
     from pathlib import Path
 
-    if value is not None:
-        if not Path(value).parent.is_dir():
-            raise click.BadParameter(f"folder {Path(value).parent} does not exist (it is not "
-                                     "created)")
+    if value is not None and not Path(value).parent.is_dir():
+        raise click.BadParameter(f"folder {Path(value).parent} does not exist (it is not "
+                                 "created)")
     return value
 
 

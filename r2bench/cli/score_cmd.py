@@ -243,6 +243,8 @@ def check(preds, dataset, split, workers, allow_missing, quiet):
 
     report = check_submission(preds, _load_dataset(dataset, split), workers=workers,
                               allow_missing=allow_missing, progress=progress_enabled(quiet))
+    for w in report.warnings:
+        click.echo(f"r2bench: warning: {w}", err=True)
     if report.problems:
         n = len(report.problems)
         head = f"{preds}: {plural(n, 'problem')}"
