@@ -166,27 +166,27 @@ def compare(a, b, resamples, seed, out, overwrite):
 @click.option("--dataset", required=True, type=click.Path(path_type=str),
               help="The dataset the results were scored on.")
 @click.option("--split", default=None, help="Split of a plain Ref-YTVOS --dataset root.")
-@click.option("--preds", required=True, type=click.Path(path_type=str),
-              help="The predictions of the first results file, for the failure gallery.")
+@click.option("--preds", "preds", required=True, multiple=True,
+              help="Predictions for a failure gallery: NAME=PREDS for the results whose method "
+                   "is NAME, or PREDS alone, matched to the results file whose submission is "
+                   "PREDS (or to the only one). Repeatable: one gallery each.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Folder to create for the report.")
 @click.option("--worst", type=click.IntRange(1, 100), default=8, show_default=True,
               help="Pairs in each failure gallery.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@overwrite_option
 def report(records, dataset, split, preds, out, worst, overwrite):
     """Write a static HTML report of RECORDS (results files, optionally profiles) to OUT:
-    the summary table, plots, and a gallery of the worst pairs of the first results file."""
-    from pathlib import Path
-
+    the summary table, plots, and a gallery of the worst pairs of each submission whose
+    predictions are given."""
     from leaderboard import load_records
-    from leaderboard.report import ReportConfig, write_report
-    from r2bench.errors import R2BenchError
+    from leaderboard.report import ReportConfig, match_predictions, write_report
 
-    if Path(out).exists() and not overwrite:
-        raise R2BenchError(out, "already exists (use --overwrite to replace it)")
+    refuse_existing(out, overwrite=overwrite)
     subs, profiles = load_records(records)
     if not subs:
         raise click.UsageError("RECORDS has no results file (only profile records)")
-    path = write_report(subs, dataset, preds, out, split, profiles, ReportConfig(n_worst=worst),
-                        overwrite=overwrite)
+    galleries = match_predictions(subs, list(preds))
+    path = write_report(subs, dataset, galleries, out, split, profiles,
+                        ReportConfig(n_worst=worst), overwrite=overwrite)
     click.echo(f"wrote {path / 'index.html'}")
