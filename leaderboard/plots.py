@@ -47,16 +47,17 @@ def _colour(i: int) -> str:
     return COLOURS[i % len(COLOURS)]
 
 
-def jf_vs_r(names: Sequence[str], jf: Sequence[float | None], r: Sequence[float | None]):
+def jf_vs_r(names: Sequence[str], jf: Sequence[float | None], r: Sequence[float | None],
+            why: Sequence[str | None] | None = None):
     """J&F against R (x100), one point per submission that has both: ``(figure, absent)``,
-    ``absent`` naming each submission not drawn and why. Points that coincide are drawn as
-    concentric rings (the first largest) under one label."""
+    ``absent`` naming each submission not drawn and why (``why[i]`` when given). Points that
+    coincide are drawn as concentric rings (the first largest) under one label."""
     fig, ax = _figure()
     absent, at = {}, {}
     for i, (name, x, y) in enumerate(zip(names, jf, r)):
         if x is None or y is None:
-            absent[name] = "no J&F (no ground truth)" if x is None else \
-                "no R (no negative pairs, or no foreground on the positives: R undefined)"
+            absent[name] = (why[i] if why and why[i] else
+                            f"no {'J&F' if x is None else 'R'}")
             continue
         at.setdefault((round(100 * x, 6), round(100 * y, 6)), []).append((i, name))
     for (x, y), points in at.items():

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from leaderboard import plots
-from leaderboard.board import BoardOptions, build_leaderboard
+from leaderboard.board import BoardOptions, build_leaderboard, measure_reasons
 from leaderboard.breakdown import category_groups, group_scores
 from leaderboard.gallery import GalleryItem, gallery, write_items
 from leaderboard.records import Profile, RecordError, Submission, match_profiles
@@ -78,7 +78,8 @@ def _draw_plots(subs: list[Submission], ds: EvalDataset, folder: Path) -> list[d
     scores = [{g.group: g.values["J"] for g in group_scores(s.results, groups)} for s in subs]
     categories = sorted({c for sc in scores for c in sc})
     figures = (
-        plots.jf_vs_r(names, [s.summary["JF"] for s in subs], [s.summary["R"] for s in subs]),
+        plots.jf_vs_r(names, [s.summary["JF"] for s in subs], [s.summary["R"] for s in subs],
+                      [_why_absent(s.results) for s in subs]),
         plots.j_histogram(names, per_pair_j),
         plots.false_alarm(names, fractions),
         plots.j_per_category(names, categories, [[sc.get(c) for c in categories]
@@ -88,6 +89,13 @@ def _draw_plots(subs: list[Submission], ds: EvalDataset, folder: Path) -> list[d
     for (name, _), (fig, _) in zip(PLOTS, figures):
         plots.save_svg(fig, folder / name)
     return [absent for _, absent in figures]
+
+
+def _why_absent(results: dict) -> str | None:
+    """Why a submission has no point in the J&F-R plot, from the table's reasons."""
+    why = measure_reasons(results)
+    reason = why.get("JF") or why.get("R")
+    return f"no {'J&F' if 'JF' in why else 'R'}: {reason}" if reason else None
 
 
 def _absent_note(absent: dict[str, str]) -> str:
