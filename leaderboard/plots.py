@@ -43,8 +43,25 @@ def series_gid(i: int) -> str:
     return f"series-{i}"
 
 
+def legend_gid(i: int) -> str:
+    """The SVG id of submission ``i``'s legend label."""
+    return f"legend-{i}"
+
+
 def _colour(i: int) -> str:
     return COLOURS[i % len(COLOURS)]
+
+
+def _legend(ax, handles: list[tuple[int, object]], names: Sequence[str], **kw) -> None:
+    """A legend of ``handles`` (submission index, artist), in index order, each label
+    carrying `legend_gid` so that a check can find the marks of every entry."""
+    if not handles:
+        return
+    handles = sorted(handles, key=lambda h: h[0])
+    leg = ax.legend([a for _, a in handles], [names[i] for i, _ in handles], frameon=False,
+                    **kw)
+    for (i, _), text in zip(handles, leg.get_texts()):
+        text.set_gid(legend_gid(i))
 
 
 def jf_vs_r(names: Sequence[str], jf: Sequence[float | None], r: Sequence[float | None],
@@ -60,10 +77,12 @@ def jf_vs_r(names: Sequence[str], jf: Sequence[float | None], r: Sequence[float 
                             f"no {'J&F' if x is None else 'R'}")
             continue
         at.setdefault((round(100 * x, 6), round(100 * y, 6)), []).append((i, name))
+    handles = []
     for (x, y), points in at.items():
         for k, (i, name) in enumerate(points):
-            ax.scatter([x], [y], s=max(90 - 30 * k, 12), color=_colour(i), zorder=3 + k,
-                       edgecolors="white", linewidths=0.8, label=name, gid=series_gid(i))
+            handles.append((i, ax.scatter([x], [y], s=max(16 - 5 * k, 3) ** 2,
+                                          color=_colour(i), zorder=3 + k, edgecolors="white",
+                                          linewidths=0.6, gid=series_gid(i))))
         ax.annotate(", ".join(n for _, n in points), (x, y), textcoords="offset points",
                     xytext=(6, 5))
     ax.margins(0.2)
@@ -71,8 +90,7 @@ def jf_vs_r(names: Sequence[str], jf: Sequence[float | None], r: Sequence[float 
     ax.set_ylabel("R")
     ax.set_title("Segmentation (J&F) against robustness (R)")
     ax.grid(alpha=0.3)
-    if at:
-        ax.legend(loc="best", frameon=False)
+    _legend(ax, handles, names, loc="best")
     return fig, absent
 
 
@@ -87,12 +105,12 @@ def j_histogram(names: Sequence[str], per_pair_j: Sequence[np.ndarray]):
     if drawn:
         _, _, containers = ax.hist([100 * np.asarray(per_pair_j[i]) for i in drawn], bins=bins,
                                    histtype="bar", rwidth=0.9,
-                                   color=[_colour(i) for i in drawn],
-                                   label=[names[i] for i in drawn])
+                                   color=[_colour(i) for i in drawn])
         for i, container in zip(drawn, containers):
             for patch in container:
                 patch.set_gid(series_gid(i))
-        ax.legend(loc="upper left", frameon=False)
+        _legend(ax, [(i, c.patches[0]) for i, c in zip(drawn, containers)], names,
+                loc="upper left")
     ax.set_xlabel("J of a positive pair")
     ax.set_ylabel("pairs")
     ax.set_title("Per-pair J")
@@ -105,15 +123,16 @@ def false_alarm(names: Sequence[str], fractions: Sequence[np.ndarray]):
     ``(figure, absent)``."""
     fig, ax = _figure(5.0, 1.4 + 0.35 * max(1, len(names)))
     absent = {}
-    rows = []
+    rows, handles = [], []
     for i, (name, f) in enumerate(zip(names, fractions)):
         if not len(f):
             absent[name] = "no negative pairs"
             continue
         y = len(rows)
         rows.append(name)
-        ax.scatter(100 * np.asarray(f), np.full(len(f), y), s=22, marker="o",
-                   color=_colour(i), alpha=0.7, label=name, gid=series_gid(i), zorder=3)
+        handles.append((i, ax.scatter(100 * np.asarray(f), np.full(len(f), y), s=22,
+                                      marker="o", color=_colour(i), alpha=0.7,
+                                      gid=series_gid(i), zorder=3)))
     ax.set_yticks(range(len(rows)), rows)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.invert_yaxis()
@@ -121,8 +140,7 @@ def false_alarm(names: Sequence[str], fractions: Sequence[np.ndarray]):
     ax.set_xlabel("predicted area of a negative pair (% of its frames)")
     ax.set_title("False alarm per negative pair (each dot a pair)")
     ax.grid(axis="x", alpha=0.3)
-    if rows:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    _legend(ax, handles, names, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig, absent
 
 
@@ -134,7 +152,7 @@ def j_per_category(names: Sequence[str], categories: Sequence[str],
     fig, ax = _figure(min(10.0, 3.5 + 0.35 * len(categories)), 3.4)
     x = np.arange(len(categories))
     width = 0.8 / max(1, len(names))
-    absent = {}
+    absent, handles = {}, []
     for i, (name, vals) in enumerate(zip(names, values)):
         heights = [np.nan if v is None else 100 * v for v in vals]
         if not any(h > 0 for h in heights if not np.isnan(h)):
@@ -142,13 +160,13 @@ def j_per_category(names: Sequence[str], categories: Sequence[str],
                             else "no per-category J (no ground truth)")
             continue
         bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, heights, width,
-                      color=_colour(i), label=name)
+                      color=_colour(i))
         for patch in bars:
             patch.set_gid(series_gid(i))
+        handles.append((i, bars.patches[0]))
     ax.set_xticks(x, categories, rotation=30, ha="right")
     ax.set_ylabel("J")
     ax.set_ylim(0, 100)
     ax.set_title("J per target category")
-    if len(absent) < len(names):
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    _legend(ax, handles, names, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig, absent
