@@ -121,8 +121,8 @@ def test_preds_name_the_method_or_match_the_submission_path(demo, tmp_path):
 
 
 @pytest.mark.parametrize("preds, message", [
-    ("nobody={oracle_preds}", "'nobody' is not the method of a results file (methods: "
-                              "oracle, rvos_oracle, empty)"),
+    ("nobody={oracle_preds}", ("'nobody' is not the method of a results file (methods: "
+                              "oracle, rvos_oracle, empty)")),
     ("{r2}", "matches no results file's submission path: give --preds NAME="),
     ("oracle={oracle_preds}|oracle={oracle_preds}", "two predictions for oracle"),
 ])
@@ -144,11 +144,9 @@ def _pixels(fig) -> np.ndarray:
 
 
 def _plots(demo):
-    from leaderboard import load_records
+    from leaderboard import load_records, plots
     from leaderboard.report import _draw_plots
     from r2bench.dataset import load_eval_dataset
-
-    import leaderboard.plots as plots
 
     subs, _ = load_records([demo[k] for k in KINDS])
     figures = []
