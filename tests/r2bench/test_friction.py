@@ -127,6 +127,13 @@ def test_score_on_valid_leaves_out_the_test_videos(tmp_path):
     positive = json.loads((tmp_path / "r2" / "positive" / "meta_expressions" / "valid" /
                            "meta_expressions.json").read_text())
     assert sorted(positive["videos"]) == ["a", "b"]
+    # and in a perturbed copy of it, which has no meta_expressions/test to leave c out by
+    res = _run("perturb", root, "--split", "valid", "--out", tmp_path / "p", "--workers", "1",
+               "-q")
+    assert res.exit_code == 0, res.output
+    perturbed = json.loads((tmp_path / "p" / "meta_expressions" / "valid" /
+                            "meta_expressions.json").read_text())
+    assert sorted(perturbed["videos"]) == ["a", "b"]
 
 
 # --- 6. one rule for existing outputs ---------------------------------------------------
