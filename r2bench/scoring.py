@@ -29,6 +29,7 @@ from r2bench.submission import (
     Submission,
     check_complete,
     completeness_problems,
+    holds_video_tree,
     open_submission,
     read_area,
     read_mask_values,
@@ -190,6 +191,8 @@ def positives_only(preds: str | os.PathLike, ds: EvalDataset) -> tuple[EvalDatas
     if ds.mode != "r2" or not (path.is_file() and path.suffix == ".zip") or zip_labels(path):
         return ds, None
     root = ds.path / "positive"
+    if not holds_video_tree(path, {p.video for p in ds.pairs}):
+        return ds, None            # not a server zip: open_submission says what it holds
     return load_eval_dataset(root, ds.split), (
         f"{path} holds positive predictions only (VID/EXP_ID/FRAME.png, the server zip r2bench "
         f"pack writes): scored for J and F against {root} (split {ds.split}); R needs the "

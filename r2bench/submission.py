@@ -157,6 +157,30 @@ def zip_labels(zip_path: str | os.PathLike) -> set[str]:
     return {n.split("/", 1)[0] for n in names if "/" in n} & set(LABELS)
 
 
+def zip_tops(zip_path: str | os.PathLike) -> list[str]:
+    """The top-level names of a zip's entries, sorted (for messages)."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(zip_path, f"not a readable zip file: {e}") from None
+    return sorted({n.split("/", 1)[0] + ("/" if "/" in n else "") for n in names})
+
+
+def holds_video_tree(zip_path: str | os.PathLike, videos: set[str]) -> bool:
+    """Whether a zip holds ``VID/EXP_ID/FRAME.png`` (optionally under ``Annotations/``) for
+    some video of ``videos``: a Ref-Youtube-VOS server zip, as `r2bench pack` writes."""
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+    for name in names:
+        parts = name.split("/")
+        if parts[0] == "Annotations" and "Annotations" not in videos:
+            parts = parts[1:]
+        if len(parts) == 3 and parts[0] in videos and _frame_file(parts[2]):
+            return True
+    return False
+
+
 def _load_rle(path: Path) -> dict[FrameKey, Locator]:
     try:
         data = json.loads(path.read_bytes())
@@ -203,13 +227,15 @@ def open_submission(path: str | os.PathLike, dataset: EvalDataset) -> Submission
     if path.is_file() and path.suffix == ".zip":
         labels = zip_labels(path)
         if not labels:
-            raise SubmissionError(path, "holds VID/EXP_ID/FRAME.png at its root (a server zip "
-                                        "of positive predictions, as r2bench pack writes "
-                                        "one), but an R2 dataset needs positive/ and negative/ "
-                                        "predictions: folders, .zips, or both trees in one "
-                                        "zip; for J and F alone, score it against the "
-                                        f"positive root: --dataset {dataset.path / 'positive'} "
-                                        f"--split {dataset.split}")
+            tops = zip_tops(path)
+            held = ", ".join(tops[:3]) + (f" and {len(tops) - 3} more" if len(tops) > 3 else "")
+            raise SubmissionError(path, f"holds {held or 'nothing'} at its root, no positive/ "
+                                        "or negative/: an R2 dataset needs positive/ and "
+                                        "negative/ predictions (folders, .zips, or both trees "
+                                        "in one zip); a server zip of positives "
+                                        "(VID/EXP_ID/FRAME.png, as r2bench pack writes) is "
+                                        "scored for J and F against --dataset "
+                                        f"{dataset.path / 'positive'} --split {dataset.split}")
         for label in sorted(labels):
             _scan_zip(path, f"{label}/", videos, sub, only=label)
         return sub

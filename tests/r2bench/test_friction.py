@@ -58,11 +58,14 @@ def test_a_server_zip_the_scorer_cannot_take_says_what_it_holds(setup, tmp_path)
     from r2bench.submission import open_submission
 
     r2, preds = setup
-    sub = _zip_tree(preds / "positive", tmp_path / "sub.zip", "Annotations/")
+    sub = _zip_tree(preds, tmp_path / "sub.zip", "submission/")     # one level too deep
     with pytest.raises(SubmissionError) as e:
         open_submission(sub, load_eval_dataset(r2))
-    assert "holds VID/EXP_ID/FRAME.png" in str(e.value) and "positive/ and negative/" in str(e.value)
+    assert "holds submission/ at its root, no positive/ or negative/" in str(e.value)
     assert f"--dataset {r2 / 'positive'} --split valid" in str(e.value)
+    res = _run("score", sub, "--dataset", r2, "-q")          # not taken for a server zip
+    assert res.exit_code == 2 and "holds submission/ at its root" in res.stderr
+    assert len(res.stderr.splitlines()) == 1
 
 
 def test_one_zip_with_positive_and_negative_scores_as_the_folder(setup, tmp_path):
