@@ -246,7 +246,9 @@ def _write_roots(tmp: Path, src: SourceSplit, meta: dict, link: str, progress: b
         (tmp / label / "meta_expressions" / split).mkdir(parents=True)
         (tmp / label / split / "JPEGImages").mkdir(parents=True)
     positive_exps = tmp / "positive" / "meta_expressions" / split / "meta_expressions.json"
-    if meta.get("left_out"):     # the positive root lists the expressions kept, not the source's
+    # The positive root lists the expressions kept, not the source's, when they differ: some
+    # were left out, or the source's meta also lists videos of another split (valid's test).
+    if meta.get("left_out") or src.root.listed_elsewhere():
         exps = _root_expressions(meta, "positive")
         positive_exps.write_bytes(dumps_json_rows({"videos": {
             vid: {"expressions": exps[vid], "frames": list(v["frames"])}

@@ -5,7 +5,10 @@ Rows with J&F&R come first, by J&F&R; rows without it (no R) follow, by J&F; row
 neither come last; ties keep the order the files were given in. Other measure columns can
 be chosen (`PRESETS`, or any of `MEASURE_COLUMNS`, such as the pair-level decisions
 N-acc, T-acc, gIoU, cIoU and frame N-acc); a table without J&F&R and J&F is sorted by its
-first measure column.
+first measure column. Results scored on different datasets
+(`leaderboard.records.dataset_groups`) are ranked in separate groups, one after the other
+in the order their first file was given (the published rows rank with the first), and a
+note says which rows belong to which dataset.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 from leaderboard.bootstrap import bootstrap_intervals
 from leaderboard.published import DATASET_NAMES, PAPER, PublishedRow, published_rows
-from leaderboard.records import Profile, Submission
+from leaderboard.records import Profile, Submission, dataset_groups, dataset_name
 from leaderboard.table import DAGGER, Cell, Column, Row, Table
 from r2bench.davis_stats import davis_tables
 from r2bench.errors import R2BenchError
@@ -188,13 +191,32 @@ def _notes(opts: BoardOptions, published: tuple[PublishedRow, ...]) -> tuple[str
     return tuple(notes)
 
 
+def datasets_note(subs: list[Submission], groups: list[list[int]], published: bool) -> str:
+    """The note of a table whose results come from several datasets."""
+    parts = []
+    for k, g in enumerate(groups):
+        names = [subs[i].method for i in g] + (["the published rows"] if published and k == 0
+                                                 else [])
+        parts.append(f"{', '.join(names)} on {dataset_name(subs[g[0]])}")
+    return (f"Scored on {len(groups)} different datasets, ranked separately, one group after "
+            f"the other: {'; then '.join(parts)}.")
+
+
 def build_leaderboard(subs: list[Submission], profiles: dict[int, Profile],
                       opts: BoardOptions = BoardOptions()) -> Table:
     """The leaderboard `Table`; ``profiles`` maps a submission's index to its profile."""
-    rows = [measured_row(s, profiles.get(i), opts) for i, s in enumerate(subs)]
+    groups = dataset_groups(subs)
+    group_of = {i: k for k, g in enumerate(groups) for i in g}
+    key = ranking(opts.measures)
+    keyed = [((group_of[i], *key(row)), row) for i, row in
+             enumerate(measured_row(s, profiles.get(i), opts) for i, s in enumerate(subs))]
     published = published_rows(opts.published) if opts.published else ()
-    rows += [published_row(p, opts.davis) for p in published]
+    keyed += [((0, *key(row)), row) for row in
+              (published_row(p, opts.davis) for p in published)]
     columns = (COLUMNS[:2] + tuple(MEASURE_COLUMNS[k] for k in opts.measures)
                + (DAVIS_COLUMNS if opts.davis else ()))
-    return Table(columns, tuple(sorted(rows, key=ranking(opts.measures))),
-                 _notes(opts, published))
+    notes = _notes(opts, published)
+    if len(groups) > 1:
+        notes += (datasets_note(subs, groups, bool(published)),)
+    rows = tuple(row for _, row in sorted(keyed, key=lambda kr: kr[0]))
+    return Table(columns, rows, notes)

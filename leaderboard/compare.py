@@ -12,22 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leaderboard.bootstrap import PairedDifference, compare_sums, video_sums
-from leaderboard.records import RecordError, Submission
+from leaderboard.records import RecordError, Submission, same_dataset
 from r2bench.measures import DECISION_TITLES
 
 TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R", **DECISION_TITLES}
 
 
-def _same_dataset(a: Submission, b: Submission) -> bool:
-    ha, hb = a.results.get("dataset_sha256"), b.results.get("dataset_sha256")
-    if ha and hb:
-        return ha == hb
-    return all(a.results.get(k) == b.results.get(k) for k in ("dataset", "split", "mode"))
-
-
 def check_comparable(a: Submission, b: Submission) -> None:
     """Raise `RecordError` naming B unless A and B were scored on the same pairs."""
-    if not _same_dataset(a, b):
+    if not same_dataset(a, b):
         raise RecordError(b.path, f"scored on a different dataset than {a.path}: the two "
                                   "cannot be compared pair by pair")
     pa = {p["pair_id"]: (p["label"], p.get("frames")) for p in a.results["pairs"]}

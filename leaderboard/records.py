@@ -130,6 +130,35 @@ def load_records(paths: list[str | os.PathLike]) -> tuple[list[Submission], list
             [r for r in records if isinstance(r, Profile)])
 
 
+def same_dataset(a: Submission, b: Submission) -> bool:
+    """Whether A and B were scored on the same dataset: the same ``dataset_sha256`` or, where
+    a file predates it, the same dataset path, split and mode."""
+    ha, hb = a.results.get("dataset_sha256"), b.results.get("dataset_sha256")
+    if ha and hb:
+        return ha == hb
+    return all(a.results.get(k) == b.results.get(k) for k in ("dataset", "split", "mode"))
+
+
+def dataset_name(sub: Submission) -> str:
+    """The dataset a results file was scored on, for messages: its path and digest."""
+    sha = sub.results.get("dataset_sha256")
+    return f"{sub.results.get('dataset')}" + (f" (sha256 {sha[:12]})" if sha else "")
+
+
+def dataset_groups(subs: list[Submission]) -> list[list[int]]:
+    """Indices of ``subs`` grouped by the dataset they were scored on (`same_dataset`), the
+    groups in the order their first file was given."""
+    groups: list[list[int]] = []
+    for i, sub in enumerate(subs):
+        for g in groups:
+            if same_dataset(subs[g[0]], sub):
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
 def match_profiles(subs: list[Submission], profiles: list[Profile]) -> dict[int, Profile]:
     """Index of each submission -> its profile, matched by method name.
 

@@ -3,7 +3,8 @@
 OUT/index.html      the summary table, the plots, the failure gallery (no scripts, no
                     resource outside the folder)
 OUT/plots/*.svg     J&F against R, per-pair J, false alarm per negative pair, J per category
-OUT/thumbs/*.png    the gallery of the first results file's predictions (PREDS)
+OUT/thumbs/*.png    the gallery of a submission's predictions (``thumbs-2/``, ... for the
+                    second, ... when several are given)
 
 The folder is written under a temporary name and renamed when whole.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from leaderboard import plots
-from leaderboard.board import BoardOptions, build_leaderboard
+from leaderboard.board import BoardOptions, build_leaderboard, measure_reasons
 from leaderboard.breakdown import category_groups, group_scores
 from leaderboard.gallery import GalleryItem, gallery, write_items
 from leaderboard.records import Profile, RecordError, Submission, match_profiles
@@ -63,7 +64,8 @@ def _check_dataset(subs: list[Submission], ds: EvalDataset) -> None:
             raise RecordError(sub.path, f"scored on a different dataset than {ds.path}")
 
 
-def _draw_plots(subs: list[Submission], ds: EvalDataset, folder: Path) -> None:
+def _draw_plots(subs: list[Submission], ds: EvalDataset, folder: Path) -> list[dict[str, str]]:
+    """Write the plots into ``folder``; per plot, the submissions it does not show and why."""
     names = [s.method for s in subs]
     pixels = {p.pair_id: len(p.frames) * p.size[0] * p.size[1] for p in ds.pairs}
     per_pair_j = [np.array([p["J"] for p in s.results["pairs"]
@@ -76,15 +78,77 @@ def _draw_plots(subs: list[Submission], ds: EvalDataset, folder: Path) -> None:
     scores = [{g.group: g.values["J"] for g in group_scores(s.results, groups)} for s in subs]
     categories = sorted({c for sc in scores for c in sc})
     figures = (
-        plots.jf_vs_r(names, [s.summary["JF"] for s in subs], [s.summary["R"] for s in subs]),
+        plots.jf_vs_r(names, [s.summary["JF"] for s in subs], [s.summary["R"] for s in subs],
+                      [_why_absent(s.results) for s in subs]),
         plots.j_histogram(names, per_pair_j),
         plots.false_alarm(names, fractions),
         plots.j_per_category(names, categories, [[sc.get(c) for c in categories]
                                                  for sc in scores]),
     )
     folder.mkdir()
-    for (name, _), fig in zip(PLOTS, figures):
+    for (name, _), (fig, _) in zip(PLOTS, figures):
         plots.save_svg(fig, folder / name)
+    return [absent for _, absent in figures]
+
+
+def _why_absent(results: dict) -> str | None:
+    """Why a submission has no point in the J&F-R plot, from the table's reasons."""
+    why = measure_reasons(results)
+    reason = why.get("JF") or why.get("R")
+    return f"no {'J&F' if 'JF' in why else 'R'}: {reason}" if reason else None
+
+
+def _absent_note(absent: dict[str, str]) -> str:
+    """The caption's line naming each submission a plot does not show, and why."""
+    if not absent:
+        return ""
+    return ('<br><span class="meta">Not shown: ' + "; ".join(
+        f"{html.escape(name)} ({html.escape(why)})" for name, why in absent.items())
+        + ".</span>")
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """The worst pairs of one submission, read from its predictions."""
+
+    method: str
+    preds: str
+    positive: list[GalleryItem]
+    negative: list[GalleryItem]
+
+
+def match_predictions(subs: list[Submission], preds: list[str]) -> list[tuple[Submission, str]]:
+    """Which results file each ``--preds`` value belongs to.
+
+    ``NAME=PREDS`` names the method; a plain ``PREDS`` is matched to the results file whose
+    ``submission`` is that path (as given or resolved), or to the only results file.
+    """
+    methods = {s.method: s for s in subs}
+    known = ", ".join(methods)
+    out: list[tuple[Submission, str]] = []
+    for value in preds:
+        name, sep, path = value.partition("=")
+        if sep and name in methods:
+            out.append((methods[name], path))
+            continue
+        if sep and not Path(value).exists():
+            raise RecordError(None, f"--preds {value}: {name!r} is not the method of a results "
+                                    f"file (methods: {known})")
+        real = os.path.realpath(value)
+        hits = [s for s in subs if s.results.get("submission") in (value, value.rstrip("/"))
+                or os.path.realpath(str(s.results.get("submission"))) == real]
+        if len(hits) != 1 and len(subs) == 1:
+            hits = subs
+        if len(hits) != 1:
+            why = "no" if not hits else "more than one"
+            raise RecordError(value, f"matches {why} results file's submission path: give "
+                                     f"--preds NAME={value} (methods: {known})")
+        out.append((hits[0], value))
+    seen = [s.method for s, _ in out]
+    twice = sorted({m for m in seen if seen.count(m) > 1})
+    if twice:
+        raise RecordError(None, f"--preds: two predictions for {twice[0]}")
+    return out
 
 
 def _figures(items: list[GalleryItem], paths: list[str]) -> str:
@@ -99,10 +163,25 @@ def _figures(items: list[GalleryItem], paths: list[str]) -> str:
     return '<div class="gallery">' + "".join(out) + "</div>"
 
 
-def _page(table_html: str, pos: str, neg: str, subs: list[Submission], ds: EvalDataset,
-          preds: str) -> str:
+def _gallery_html(g: Gallery, pos: str, neg: str, several: bool) -> str:
+    whose = f" of {html.escape(g.method)}" if several else ""
+    return f"""<h2>Worst positive pairs{whose} (lowest J)</h2>
+<p class="meta">{html.escape(g.method)}, predictions {html.escape(g.preds)}. Red: the
+prediction. Green outline: the ground truth. The frame shown is the pair's frame of lowest
+J.</p>
+{pos}
+<h2>Worst negative pairs{whose} (largest predicted area)</h2>
+<p class="meta">Every red pixel is a false alarm: the expression's object is not in this
+video. The frame shown is the one with the largest predicted area.</p>
+{neg}
+"""
+
+
+def _page(table_html: str, galleries_html: str, ds: EvalDataset,
+          absent: list[dict[str, str]]) -> str:
     plot_html = "".join(f'<figure><img src="plots/{n}" alt="{html.escape(t)}">'
-                        f"<figcaption>{html.escape(t)}</figcaption></figure>" for n, t in PLOTS)
+                        f"<figcaption>{html.escape(t)}{_absent_note(a)}</figcaption></figure>"
+                        for (n, t), a in zip(PLOTS, absent))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -113,40 +192,40 @@ def _page(table_html: str, pos: str, neg: str, subs: list[Submission], ds: EvalD
 </head>
 <body>
 <h1>r2bench report</h1>
-<p class="meta">Dataset {html.escape(str(ds.path))} (split {html.escape(ds.split)}).
-Gallery: {html.escape(subs[0].method)}, predictions {html.escape(preds)}.</p>
+<p class="meta">Dataset {html.escape(str(ds.path))} (split {html.escape(ds.split)}).</p>
 <h2>Summary</h2>
 {table_html}
 <h2>Plots</h2>
 <div class="plots">{plot_html}</div>
-<h2>Worst positive pairs (lowest J)</h2>
-<p class="meta">Red: the prediction. Green outline: the ground truth. The frame shown is the
-pair's frame of lowest J.</p>
-{pos}
-<h2>Worst negative pairs (largest predicted area)</h2>
-<p class="meta">Every red pixel is a false alarm: the expression's object is not in this
-video. The frame shown is the one with the largest predicted area.</p>
-{neg}
-</body>
+{galleries_html}</body>
 </html>
 """
 
 
-def write_report(subs: list[Submission], dataset: str | os.PathLike, preds: str | os.PathLike,
+def write_report(subs: list[Submission], dataset: str | os.PathLike,
+                 preds: str | os.PathLike | list[tuple[Submission, str | os.PathLike]],
                  out: str | os.PathLike, split: str | None = None,
                  profiles: list[Profile] = (), cfg: ReportConfig = ReportConfig(),
                  overwrite: bool = False) -> Path:
-    """Write the report of ``subs`` (the gallery from ``preds``, the first one's
-    predictions) into the new folder ``out``."""
+    """Write the report of ``subs`` into the new folder ``out``, with a failure gallery per
+    ``(submission, predictions)`` of ``preds`` (a plain path: the first submission's)."""
     ds = load_eval_dataset(dataset, split)
     _check_dataset(subs, ds)
-    predictions = open_submission(preds, ds)
+    pairs = [(subs[0], preds)] if isinstance(preds, (str, os.PathLike)) else list(preds)
     table = build_leaderboard(subs, match_profiles(subs, list(profiles)), BoardOptions())
-    pos, neg = gallery(ds, predictions, subs[0].results, cfg.n_worst, cfg.thumb_width)
+    galleries = []
+    for sub, path in pairs:
+        pos, neg = gallery(ds, open_submission(path, ds), sub.results, cfg.n_worst,
+                           cfg.thumb_width)
+        galleries.append(Gallery(sub.method, os.fspath(path), pos, neg))
     with atomic_directory(out, overwrite=overwrite) as tmp:
-        _draw_plots(subs, ds, tmp / "plots")
-        pos_html = _figures(pos, write_items(pos, tmp / "thumbs"))
-        neg_html = _figures(neg, write_items(neg, tmp / "thumbs"))
-        page = _page(html_table(table, "summary"), pos_html, neg_html, subs, ds, str(preds))
+        absent = _draw_plots(subs, ds, tmp / "plots")
+        parts = []
+        for k, g in enumerate(galleries):
+            thumbs = tmp / ("thumbs" if k == 0 else f"thumbs-{k + 1}")
+            parts.append(_gallery_html(g, _figures(g.positive, write_items(g.positive, thumbs)),
+                                       _figures(g.negative, write_items(g.negative, thumbs)),
+                                       len(galleries) > 1))
+        page = _page(html_table(table, "summary"), "".join(parts), ds, absent)
         (tmp / "index.html").write_text(page, encoding="utf-8")
     return Path(out)

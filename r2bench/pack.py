@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from tqdm import tqdm
 from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
 from r2bench.errors import DatasetError, SubmissionError
 from r2bench.fileio import atomic_path
-from r2bench.refytvos import load_json
+from r2bench.refytvos import RefYTVOSRoot, load_json
 from r2bench.submission import (
     Locator,
     Submission,
@@ -74,16 +74,6 @@ class PackReport:
                 f"{self.frames} frames{left}")
 
 
-def _test_videos(root: Path, split: str) -> set[str]:
-    """Videos of ``meta_expressions/test`` when packing ``valid`` (the server's valid set
-    excludes them), else none."""
-    path = root / "meta_expressions" / "test" / "meta_expressions.json"
-    if split != "valid" or not path.is_file():
-        return set()
-    data = load_json(path, "Ref-Youtube-VOS test meta_expressions.json")
-    return set(data.get("videos", {})) if isinstance(data, dict) else set()
-
-
 def submission_dataset(dataset: str | os.PathLike, split: str | None) -> tuple[EvalDataset, int]:
     """The pairs the server expects (``VID/EXP_ID``) and how many test videos were left out.
 
@@ -97,14 +87,13 @@ def submission_dataset(dataset: str | os.PathLike, split: str | None) -> tuple[E
         split = meta.get("split") if split is None else split
     else:
         root = dataset
-    ds = load_eval_dataset(root, split or "valid")
-    test = _test_videos(root, ds.split)
-    if test:
-        kept = tuple(p for p in ds.pairs if p.video not in test)
-        left_out = len({p.video for p in ds.pairs} - {p.video for p in kept})
-        ds = replace(ds, pairs=kept)
-        return ds, left_out
-    return ds, 0
+    ds = load_eval_dataset(root, split or "valid")   # without the test videos valid lists
+    src = RefYTVOSRoot(root, ds.split)
+    listed = src.listed_elsewhere()
+    if not listed:
+        return ds, 0
+    raw = load_json(src.meta_expressions_path, "Ref-Youtube-VOS meta_expressions.json")
+    return ds, len(listed & set(raw["videos"]))
 
 
 def positive_predictions(preds: str | os.PathLike) -> Path:

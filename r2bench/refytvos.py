@@ -207,15 +207,31 @@ class RefYTVOSRoot:
         return sorted(d.name for d in folder.iterdir()
                       if (d / "meta_expressions.json").is_file())
 
+    def listed_elsewhere(self) -> set[str]:
+        """Videos this split's meta lists that are not part of it: for ``valid``, those of
+        ``meta_expressions/test`` (Ref-Youtube-VOS's valid meta also lists its 305 test
+        videos; the released inference scripts leave them out). Empty for other splits."""
+        path = self.root / "meta_expressions" / "test" / "meta_expressions.json"
+        if self.split != "valid" or not path.is_file():
+            return set()
+        data = load_json(path, "Ref-Youtube-VOS test meta_expressions.json")
+        videos = data.get("videos") if isinstance(data, dict) else None
+        if not isinstance(videos, dict):
+            raise DatasetError(path, 'top level: expected an object with a "videos" object')
+        return set(videos)
+
     def load_videos(self) -> dict[str, VideoMeta]:
+        """The split's videos in file order, without those `listed_elsewhere`."""
         path = self.meta_expressions_path
         if not path.exists() and not os.path.islink(path):
             found = self.splits()
             there = (f"the splits here are {', '.join(found)}" if found else
                      "no split has one: not a Ref-Youtube-VOS layout root?")
             raise DatasetError(path, f"missing: no split {self.split!r} ({there})")
-        return parse_meta_expressions(load_json(path, "Ref-Youtube-VOS meta_expressions.json"),
-                                      path)
+        videos = parse_meta_expressions(load_json(path, "Ref-Youtube-VOS meta_expressions.json"),
+                                        path)
+        other = self.listed_elsewhere()
+        return {v: m for v, m in videos.items() if v not in other} if other else videos
 
     def load_categories(self) -> dict[str, dict[str, str]]:
         path = self.categories_path

@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -29,9 +30,11 @@ from r2bench.submission import (
     Submission,
     check_complete,
     completeness_problems,
+    holds_video_tree,
     open_submission,
     read_area,
     read_mask_values,
+    zip_labels,
 )
 from r2bench.workers import default_workers, process_pool
 
@@ -205,6 +208,24 @@ def _warm_kernels() -> None:
     jf_per_frame(np.zeros((1, 2, 8), bool), np.zeros((1, 2, 8), bool))
 
 
+def positives_only(preds: str | os.PathLike, ds: EvalDataset) -> tuple[EvalDataset, str | None]:
+    """The dataset to score ``preds`` against, and a warning when it is not ``ds``.
+
+    A zip of ``VID/EXP_ID/FRAME.png`` (the server zip `r2bench pack` writes: positives only)
+    given for an R2 dataset is scored for J and F against the dataset's positive root.
+    """
+    path = Path(preds)
+    if ds.mode != "r2" or not (path.is_file() and path.suffix == ".zip") or zip_labels(path):
+        return ds, None
+    root = ds.path / "positive"
+    if not holds_video_tree(path, {p.video for p in ds.pairs}):
+        return ds, None            # not a server zip: open_submission says what it holds
+    return load_eval_dataset(root, ds.split), (
+        f"{path} holds positive predictions only (VID/EXP_ID/FRAME.png, the server zip r2bench "
+        f"pack writes): scored for J and F against {root} (split {ds.split}); R needs the "
+        "negative predictions too (positive/ and negative/ folders, zips, or both in one zip)")
+
+
 def score_submission(preds: str | os.PathLike, dataset: str | os.PathLike | EvalDataset,
                      split: str | None = None, workers: int | None = None,
                      allow_missing: bool = False, progress: bool = False,
@@ -218,12 +239,16 @@ def score_submission(preds: str | os.PathLike, dataset: str | os.PathLike | Eval
     if empty_area < 0:
         raise ValueError(f"empty_area must be >= 0, got {empty_area}")
     ds = dataset if isinstance(dataset, EvalDataset) else load_eval_dataset(dataset, split)
+    ds, note = positives_only(preds, ds)
     sub = open_submission(preds, ds)
     n_missing = check_complete(sub, ds, allow_missing)
     _warm_kernels()
     units = make_units(ds, sub, bound_th, empty_area)
     pair_results = run_units(units, score_unit, workers, progress)
-    return summarise(ds, sub, pair_results, n_missing, bound_th, __version__, empty_area)
+    results = summarise(ds, sub, pair_results, n_missing, bound_th, __version__, empty_area)
+    if note:
+        results["warnings"].insert(0, note)
+    return results
 
 
 @dataclass(frozen=True)
@@ -234,6 +259,7 @@ class CheckReport:
     frames: int
     missing: int
     problems: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def check_submission(preds: str | os.PathLike, dataset: str | os.PathLike | EvalDataset,
@@ -243,9 +269,10 @@ def check_submission(preds: str | os.PathLike, dataset: str | os.PathLike | Eval
     size-checked. Unlike scoring, it does not stop at the first problem: every problem is
     in the report. Raises only when the submission or the dataset cannot be opened."""
     ds = dataset if isinstance(dataset, EvalDataset) else load_eval_dataset(dataset, split)
+    ds, note = positives_only(preds, ds)
     sub = open_submission(preds, ds)
     problems, n_missing = completeness_problems(sub, ds, allow_missing)
     problems += run_units(make_units(ds, sub, DEFAULT_BOUND_TH), check_unit, workers,
                           progress, desc="checking")
     return CheckReport(len(ds.pairs), sum(len(p.frames) for p in ds.pairs), n_missing,
-                       tuple(map(str, problems)))
+                       tuple(map(str, problems)), (note,) if note else ())

@@ -86,15 +86,22 @@ def time_end_to_end(preds: str | os.PathLike, ds: EvalDataset, workers: int | No
             / rows["decode_only"]["latency_ms"]["median"]}
 
 
+def require_opencv() -> None:
+    """`profile_scoring` times the port of the official code, which needs OpenCV (the
+    ``profile`` extra): say so, with the install command, before any work."""
+    if importlib.util.find_spec("cv2") is None:
+        raise R2BenchError(None, "--scoring times the port of the official DAVIS code, which "
+                                 "needs OpenCV (the profile extra): pip install -e "
+                                 "'.[profile]'")
+
+
 def profile_scoring(preds: str | os.PathLike, dataset: str | os.PathLike,
                     workers: int | None = None, iters: int = 5, warmup: int = 1,
                     max_pairs: int | None = 16, progress: bool = False) -> dict:
     """Both measurements as a ``r2bench/scoring-profile`` record."""
     from tqdm import tqdm
 
-    if importlib.util.find_spec("cv2") is None:
-        raise R2BenchError(None, "--scoring times the port of the official DAVIS code, which "
-                                 "needs OpenCV: pip install 'r2bench[profile]'")
+    require_opencv()
     ds = load_eval_dataset(dataset)
     with tqdm(total=2, desc="profile --scoring", disable=not progress) as bar:
         jf = time_jf(positive_masks(ds, max_pairs), iters, warmup)

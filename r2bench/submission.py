@@ -111,8 +111,10 @@ def _safe_member(zip_path: Path, info: zipfile.ZipInfo) -> str:
     return name
 
 
-def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submission) -> None:
-    """Add the PNG entries of a zip as pairs ``label_prefix + VID/EXP_ID``."""
+def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submission,
+              only: str | None = None) -> None:
+    """Add the PNG entries of a zip as pairs ``label_prefix + VID/EXP_ID``; with ``only``,
+    just the entries under the top-level folder ``only/`` (a zip holding both labels)."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
             infos = zf.infolist()
@@ -123,7 +125,8 @@ def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submissi
     for info in infos:
         name = _safe_member(zip_path, info)
         total += info.file_size
-        if not info.is_dir() and _frame_file(name.rsplit("/", 1)[-1]):
+        if not info.is_dir() and _frame_file(name.rsplit("/", 1)[-1]) \
+                and (only is None or name.startswith(f"{only}/")):
             entries.append(name)
     if total > MAX_TOTAL_BYTES:
         raise SubmissionError(zip_path, f"would expand to {total} bytes, over the "
@@ -139,6 +142,44 @@ def _scan_zip(zip_path: Path, label_prefix: str, videos: set[str], sub: Submissi
             stem, ext = _frame_file(frame)
             _add_frame(sub, (f"{label_prefix}{vid}/{exp}", stem), ext,
                        ("zip", os.fspath(zip_path), name))
+
+
+LABELS = ("positive", "negative")
+
+
+def zip_labels(zip_path: str | os.PathLike) -> set[str]:
+    """The labels (positive, negative) a zip holds as top-level folders; empty for a zip of
+    ``VID/EXP_ID/FRAME.png`` or ``Annotations/...`` (a Ref-Youtube-VOS server zip)."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(zip_path, f"not a readable zip file: {e}") from None
+    return {n.split("/", 1)[0] for n in names if "/" in n} & set(LABELS)
+
+
+def zip_tops(zip_path: str | os.PathLike) -> list[str]:
+    """The top-level names of a zip's entries, sorted (for messages)."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SubmissionError(zip_path, f"not a readable zip file: {e}") from None
+    return sorted({n.split("/", 1)[0] + ("/" if "/" in n else "") for n in names})
+
+
+def holds_video_tree(zip_path: str | os.PathLike, videos: set[str]) -> bool:
+    """Whether a zip holds ``VID/EXP_ID/FRAME.png`` (optionally under ``Annotations/``) for
+    some video of ``videos``: a Ref-Youtube-VOS server zip, as `r2bench pack` writes."""
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+    for name in names:
+        parts = name.split("/")
+        if parts[0] == "Annotations" and "Annotations" not in videos:
+            parts = parts[1:]
+        if len(parts) == 3 and parts[0] in videos and _frame_file(parts[2]):
+            return True
+    return False
 
 
 def _load_rle(path: Path) -> dict[FrameKey, Locator]:
@@ -184,10 +225,27 @@ def open_submission(path: str | os.PathLike, dataset: EvalDataset) -> Submission
     if path.is_file() and path.suffix == ".zip" and dataset.mode == "rvos":
         _scan_zip(path, "", videos, sub)
         return sub
+    if path.is_file() and path.suffix == ".zip":
+        labels = zip_labels(path)
+        if not labels:
+            tops = zip_tops(path)
+            held = ", ".join(tops[:3]) + (f" and {len(tops) - 3} more" if len(tops) > 3 else "")
+            raise SubmissionError(path, f"holds {held or 'nothing'} at its root, no positive/ "
+                                        "or negative/: an R2 dataset needs positive/ and "
+                                        "negative/ predictions (folders, .zips, or both trees "
+                                        "in one zip); a server zip of positives "
+                                        "(VID/EXP_ID/FRAME.png, as r2bench pack writes) is "
+                                        "scored for J and F against --dataset "
+                                        f"{dataset.path / 'positive'} --split {dataset.split}")
+        for label in sorted(labels):
+            _scan_zip(path, f"{label}/", videos, sub, only=label)
+        return sub
     if not path.exists():
         raise SubmissionError(path, "predictions not found")
     if not path.is_dir():
-        raise SubmissionError(path, "expected a folder, a .zip or an RLE .json file")
+        what = "a file" if path.is_file() else "not a file or folder"
+        raise SubmissionError(path, f"{what} r2bench does not read as predictions: expected a "
+                                    "folder, a .zip or an RLE .json file")
     if dataset.mode == "rvos":
         _scan_tree(_tree_root(path, videos), "", sub)
     else:
@@ -338,14 +396,30 @@ def read_area(locator: Locator, size: tuple[int, int], pair_frame: str) -> int:
     return int(np.count_nonzero(_pixels_nonzero(im)))
 
 
+def check_for_dataset(sub: Submission, dataset: EvalDataset) -> None:
+    """Raise one `SubmissionError` when not one pair of the submission is a pair of the
+    dataset: it was made for another dataset, and listing every pair would say no more."""
+    known_pairs = {p.pair_id for p in dataset.pairs}
+    given = sorted({pair for pair, _ in (*sub.frames, *sub.not_png)})
+    if not given or not known_pairs or any(pair in known_pairs for pair in given):
+        return
+    split = f" (split {dataset.split})" if dataset.mode == "rvos" else ""
+    raise SubmissionError(sub.path, f"none of its {plural(len(given), 'pair')} is a pair of "
+                                    f"{dataset.path}{split} (it has {given[0]}, the dataset "
+                                    f"{min(known_pairs)}, ...): the submission is for another "
+                                    "dataset")
+
+
 def completeness_problems(sub: Submission, dataset: EvalDataset,
                           allow_missing: bool) -> tuple[list[SubmissionError], int]:
     """Every extra, missing or non-PNG frame of the submission, and how many are missing.
 
     Extra pairs or frames are always problems, and so is a frame given as another image
     type (``FRAME.jpg``); missing frames are problems unless ``allow_missing`` (then they
-    are scored as empty masks).
+    are scored as empty masks). A submission none of whose pairs is in the dataset is one
+    `SubmissionError`, raised (`check_for_dataset`).
     """
+    check_for_dataset(sub, dataset)
     expected = {(p.pair_id, f) for p in dataset.pairs for f in p.frames}
     known_pairs = {p.pair_id for p in dataset.pairs}
     problems = []

@@ -281,8 +281,10 @@ def perturb_record(view: SourceView, cfg: PerturbConfig) -> dict:
 
 
 def _perturbed_expressions(raw: dict, record: dict) -> dict:
-    """The source's meta_expressions.json with each perturbed text in place of the original."""
+    """The source's meta_expressions.json with each perturbed text in place of the original,
+    without the videos the split's meta lists but does not hold (valid's test videos)."""
     out = json.loads(json.dumps(raw))
+    out["videos"] = {vid: v for vid, v in out["videos"].items() if vid in record["videos"]}
     for vid, v in record["videos"].items():
         for eid, e in v["expressions"].items():
             if e["type"] is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from r2bench.cli.main import main
+from r2bench.cli.main import main, overwrite_option, refuse_existing
 
 _seed = click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of the resampling; the same seed gives the same numbers.")
@@ -17,22 +17,39 @@ _resamples = click.option("--resamples", type=click.IntRange(100), default=10_00
                           show_default=True, help="Bootstrap resamples (and permutations).")
 
 
-def _emit(text: str, out: str | None) -> None:
-    """Print ``text`` or write it atomically to ``out``."""
+FORMAT_OF_SUFFIX = {".md": "md", ".markdown": "md", ".tex": "latex", ".csv": "csv",
+                    ".html": "html", ".htm": "html"}
+
+
+def table_format(fmt: str | None, out: str | None) -> str:
+    """--format as given; without it, the one --out's suffix names (.tex: latex, .csv,
+    .html, .md), else Markdown."""
+    if fmt is not None:
+        return fmt
+    from pathlib import Path
+
+    return FORMAT_OF_SUFFIX.get(Path(out).suffix.lower(), "md") if out else "md"
+
+
+def _emit(text: str, out: str | None, fmt: str) -> None:
+    """Print ``text``, or write it atomically to ``out`` and say where."""
     if out is None:
         click.echo(text, nl=False)
         return
     from r2bench.fileio import atomic_write_bytes
 
     atomic_write_bytes(out, text.encode("utf-8"))
+    click.echo(f"wrote {out} ({fmt})")
 
 
 @main.command()
 @click.argument("records", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv", "html"]),
-              default="md", show_default=True, help="Output format.")
+              default=None, help="Output format  [default: from --out's suffix (.tex, .csv, "
+                                 ".html, .md), else md].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the table here (atomically) instead of printing it.")
+@overwrite_option
 @click.option("--published", type=click.Choice(["ref-ytvos", "ref-davis", "r2-ytvos"]),
               default=None, help="Add the paper's published rows for this protocol.")
 @click.option("--ci", is_flag=True, help="Show 95% bootstrap intervals over videos (±).")
@@ -55,7 +72,7 @@ def _emit(text: str, out: str | None) -> None:
 @click.option("--columns", default=None, metavar="LIST",
               help="Measure columns to show, comma-separated keys or titles (e.g. "
                    "JFR,N_acc,gIoU); instead of --measures.")
-def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_csv,
+def leaderboard(records, fmt, out, overwrite, published, ci, resamples, seed, davis, davis_csv,
                 breakdown, dataset, split, preset, columns):
     """Print the table of RECORDS: results files (r2bench score --out) and, optionally,
     profile records (r2bench profile --out), matched by method name.
@@ -67,6 +84,8 @@ def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_
     """
     from leaderboard import BoardOptions, build_leaderboard, load_records, match_profiles, render
     from leaderboard.board import PRESETS, measure_columns
+    from leaderboard.records import dataset_groups
+    from r2bench.davis_stats import GLOBAL_CSV, PER_SEQUENCE_CSV
 
     if columns is not None and preset != "r2vos":
         raise click.UsageError("give --columns or --measures, not both")
@@ -78,9 +97,17 @@ def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_
     if not measures:
         raise click.BadParameter("no column named", param_hint="--columns")
 
+    fmt = table_format(fmt, out)
     subs, profiles = load_records(records)
     if not subs:
         raise click.UsageError("RECORDS has no results file (only profile records)")
+    if len(dataset_groups(subs)) > 1:
+        click.echo("r2bench: warning: the results were scored on different datasets: each "
+                   "dataset's rows are ranked on their own (see the note under the table)",
+                   err=True)
+    csv_dirs = _davis_csv_dirs(subs, davis_csv) if davis_csv else []
+    refuse_existing(out, *(d / n for d in csv_dirs for n in (GLOBAL_CSV, PER_SEQUENCE_CSV)),
+                    overwrite=overwrite)
     if breakdown:
         table = _breakdown(subs, breakdown, dataset, split)
     else:
@@ -89,14 +116,23 @@ def leaderboard(records, fmt, out, published, ci, resamples, seed, davis, davis_
         table = build_leaderboard(subs, match_profiles(subs, profiles), opts)
     text = render(table, fmt)
     if davis_csv:
-        _write_davis_csv(subs, davis_csv)
-    _emit(text, out)
+        _write_davis_csv(subs, csv_dirs)
+    _emit(text, out, fmt)
+    for where in csv_dirs:   # on stderr when the table is on stdout, which may be redirected
+        click.echo(f"wrote davis2017-evaluation CSVs to {where}", err=out is None)
 
 
-def _write_davis_csv(subs, out_dir: str) -> None:
-    """Each submission's DAVIS CSV files in ``out_dir/<method>/``; all are checked first."""
+def _davis_csv_dirs(subs, out_dir: str) -> list:
+    """``out_dir/<method>/`` per submission (``<method>_<file stem>`` for a repeated name)."""
     from pathlib import Path
 
+    names = [s.method for s in subs]
+    return [Path(out_dir) / (s.method if names.count(s.method) == 1
+                             else f"{s.method}_{s.path.stem}").replace("/", "_") for s in subs]
+
+
+def _write_davis_csv(subs, dirs: list) -> None:
+    """Each submission's DAVIS CSV files in its folder of ``dirs``; all are checked first."""
     from r2bench.davis_stats import davis_tables, write_davis_csv
     from r2bench.errors import R2BenchError
 
@@ -105,10 +141,8 @@ def _write_davis_csv(subs, out_dir: str) -> None:
             davis_tables(sub.results)
         except R2BenchError as e:
             raise R2BenchError(sub.path, e.reason) from None
-    names = [s.method for s in subs]
-    for sub in subs:
-        folder = sub.method if names.count(sub.method) == 1 else f"{sub.method}_{sub.path.stem}"
-        write_davis_csv(Path(out_dir) / folder.replace("/", "_"), sub.results)
+    for sub, where in zip(subs, dirs):
+        write_davis_csv(where, sub.results)
 
 
 def _breakdown(subs, by: str, dataset: str | None, split: str | None):
@@ -128,19 +162,23 @@ def _breakdown(subs, by: str, dataset: str | None, split: str | None):
 @_seed
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the comparison as JSON here (atomically).")
-def compare(a, b, resamples, seed, out):
+@overwrite_option
+def compare(a, b, resamples, seed, out, overwrite):
     """Compare results A and B, scored on the same dataset, pair by pair: the difference of
     each measure with its 95% paired-bootstrap interval and paired-permutation p-value."""
     from leaderboard.compare import compare as run
     from leaderboard.compare import comparison_record, format_comparison
     from leaderboard.records import load_results
 
+    refuse_existing(out, overwrite=overwrite)
     c = run(load_results(a), load_results(b), resamples, seed)
     if out:
         from r2bench.fileio import atomic_write_json
 
         atomic_write_json(out, comparison_record(c))
     click.echo(format_comparison(c), nl=False)
+    if out:
+        click.echo(f"wrote {out}")
 
 
 @main.command()
@@ -148,27 +186,27 @@ def compare(a, b, resamples, seed, out):
 @click.option("--dataset", required=True, type=click.Path(path_type=str),
               help="The dataset the results were scored on.")
 @click.option("--split", default=None, help="Split of a plain Ref-YTVOS --dataset root.")
-@click.option("--preds", required=True, type=click.Path(path_type=str),
-              help="The predictions of the first results file, for the failure gallery.")
+@click.option("--preds", "preds", required=True, multiple=True,
+              help="Predictions for a failure gallery: NAME=PREDS for the results whose method "
+                   "is NAME, or PREDS alone, matched to the results file whose submission is "
+                   "PREDS (or to the only one). Repeatable: one gallery each.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Folder to create for the report.")
 @click.option("--worst", type=click.IntRange(1, 100), default=8, show_default=True,
               help="Pairs in each failure gallery.")
-@click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
+@overwrite_option
 def report(records, dataset, split, preds, out, worst, overwrite):
     """Write a static HTML report of RECORDS (results files, optionally profiles) to OUT:
-    the summary table, plots, and a gallery of the worst pairs of the first results file."""
-    from pathlib import Path
-
+    the summary table, plots, and a gallery of the worst pairs of each submission whose
+    predictions are given."""
     from leaderboard import load_records
-    from leaderboard.report import ReportConfig, write_report
-    from r2bench.errors import R2BenchError
+    from leaderboard.report import ReportConfig, match_predictions, write_report
 
-    if Path(out).exists() and not overwrite:
-        raise R2BenchError(out, "already exists (use --overwrite to replace it)")
+    refuse_existing(out, overwrite=overwrite)
     subs, profiles = load_records(records)
     if not subs:
         raise click.UsageError("RECORDS has no results file (only profile records)")
-    path = write_report(subs, dataset, preds, out, split, profiles, ReportConfig(n_worst=worst),
-                        overwrite=overwrite)
+    galleries = match_predictions(subs, list(preds))
+    path = write_report(subs, dataset, galleries, out, split, profiles,
+                        ReportConfig(n_worst=worst), overwrite=overwrite)
     click.echo(f"wrote {path / 'index.html'}")

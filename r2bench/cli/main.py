@@ -65,3 +65,19 @@ def main() -> None:
 def progress_enabled(quiet: bool) -> bool:
     """Progress bars go to stderr unless --quiet."""
     return not quiet and sys.stderr is not None
+
+
+OVERWRITE_HELP = "Replace outputs that already exist (without it, an existing output is refused)."
+overwrite_option = click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+
+
+def refuse_existing(*paths, overwrite: bool = False) -> None:
+    """The one rule for outputs, files and folders alike: one that exists already is refused
+    before any work starts, unless --overwrite. ``None`` entries are skipped."""
+    from r2bench.errors import R2BenchError
+
+    if overwrite:
+        return
+    for path in paths:
+        if path is not None and os.path.lexists(path):
+            raise R2BenchError(path, "already exists (use --overwrite to replace it)")

@@ -10,7 +10,13 @@ import re
 
 import click
 
-from r2bench.cli.main import CommandError, main, progress_enabled
+from r2bench.cli.main import (
+    CommandError,
+    main,
+    overwrite_option,
+    progress_enabled,
+    refuse_existing,
+)
 
 
 def _window(ctx, param, value: str) -> int | None:
@@ -43,9 +49,11 @@ def _quiet_hf() -> None:
 @click.option("--text-encoder", "text_dir", type=click.Path(path_type=str), default=None,
               help="Text-encoder folder whose config.json gives the language model's "
                    "architecture  [default: read from the weights].")
-def convert_checkpoint(src, dst, text_dir):
+@overwrite_option
+def convert_checkpoint(src, dst, text_dir, overwrite):
     """Convert the authors' released R2-VOS checkpoint (or an r2bench one) to an r2bench
     checkpoint: one .safetensors file with the weights and the model config."""
+    refuse_existing(dst, overwrite=overwrite)
     _quiet_hf()
     from reference_model.checkpoint import (
         check_state,
@@ -91,15 +99,19 @@ def convert_checkpoint(src, dst, text_dir):
                    "times the clip length  [default: 1 on CPU, 4 on CUDA].")
 @click.option("--score", "do_score", is_flag=True, help="Score the predictions when done.")
 @click.option("--results", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="With --score: also write the results JSON here.")
+              help="Also write the results JSON here (implies --score).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace --results if it exists (OUT itself is resumed, never replaced).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run_reference(dataset, split, checkpoint, text_dir, out, window, device, precision,
-                  batch_expressions, do_score, results, quiet):
+                  batch_expressions, do_score, results, overwrite, quiet):
     """Run the reference model over a dataset and write a submission to OUT.
 
     Resumable: finished expressions are skipped. Under ``torchrun --nproc_per_node N -m
     r2bench run-reference ...`` the videos are shared among N processes.
     """
+    do_score = do_score or results is not None
+    refuse_existing(results, overwrite=overwrite)
     _quiet_hf()
     from reference_model.inference import (
         InferenceConfig,
@@ -134,3 +146,5 @@ def run_reference(dataset, split, checkpoint, text_dir, out, window, device, pre
         if results:
             write_results(results, res)
         click.echo(format_summary_table([("reference", res)]))
+        if results:
+            click.echo(f"wrote {results}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from r2bench.cli.main import main, progress_enabled
+from r2bench.cli.main import main, overwrite_option, progress_enabled, refuse_existing
 
 
 @main.command()
@@ -22,14 +22,16 @@ from r2bench.cli.main import main, progress_enabled
               help="positive: the Ref-Youtube-VOS server's zip. both: every pair of an R2 "
                    "dataset, positive/VID/EXP_ID/FRAME.png and negative/..., as r2bench score "
                    "and the Codabench bundle read it.")
+@overwrite_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def pack(preds, dataset, split, out, workers, labels, quiet):
+def pack(preds, dataset, split, out, workers, labels, overwrite, quiet):
     """Pack PREDS (a VID/EXP_ID/FRAME.png tree, zip or RLE JSON, or an R2 submission's
     positive part) as the server expects it: Annotations/VID/EXP_ID/FRAME.png, mode L 0/255,
     after checking every frame of the split is there. With --labels both, an R2 submission
     of both labels, in one zip with positive/ and negative/ at its root."""
     from r2bench.pack import pack_submission
 
+    refuse_existing(out, overwrite=overwrite)
     report = pack_submission(preds, dataset, out, split=split, workers=workers,
                              progress=progress_enabled(quiet), labels=labels)
     click.echo(report.summary())

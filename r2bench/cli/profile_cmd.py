@@ -11,7 +11,7 @@ import tempfile
 
 import click
 
-from r2bench.cli.main import main, progress_enabled
+from r2bench.cli.main import main, overwrite_option, progress_enabled, refuse_existing
 
 
 def _size(ctx, param, value: str | None) -> tuple[int, int] | None:
@@ -24,14 +24,16 @@ def _size(ctx, param, value: str | None) -> tuple[int, int] | None:
 
 
 @main.command("profile")
-@click.option("--config", "config_name", type=click.Choice(["r50", "tiny"]), default="r50",
-              show_default=True, help="Model configuration (random weights).")
+@click.option("--config", "config_name", type=click.Choice(["r50", "tiny"]), default=None,
+              help="Model configuration (random weights)  [default: r50 on CUDA; tiny on CPU, "
+                   "where r50 takes about 15 minutes].")
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Time this checkpoint's model instead (needs --text-encoder).")
 @click.option("--text-encoder", "text_dir", type=click.Path(path_type=str), default=None,
               help="Local text-encoder folder  [default: a random one of the config's size; "
                    "for r50 distilroberta-base's architecture].")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True, help="auto: CUDA when there is a device, else the CPU.")
 @click.option("--size", default="360x640", callback=_size, show_default=True, metavar="HxW",
               help="Input frame size HEIGHTxWIDTH.")
 @click.option("--output-size", default=None, callback=_size, metavar="HxW",
@@ -69,14 +71,16 @@ def _size(ctx, param, value: str | None) -> tuple[int, int] | None:
               help="Seed of the frames and random weights.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the JSON record here (atomically).")
+@overwrite_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def profile(config_name, checkpoint, text_dir, device, size, output_size, window, precision,
             do_compile, channels_last, warmup, iters, breakdown_iters, threads, variant,
-            compare, scoring, dataset, preds, workers, name, seed, out, quiet):
+            compare, scoring, dataset, preds, workers, name, seed, out, overwrite, quiet):
     """Time the reference model on a window of frames at batch 1: FPS, latency (median,
     p90), peak memory, parameters and a per-part breakdown. With --scoring, time the scorer:
     J+F per frame against the plain port of the official code, and scoring against
     decoding only."""
+    refuse_existing(out, overwrite=overwrite)
     if scoring:
         _profile_scoring(dataset, preds, workers, 1 if warmup is None else warmup, iters or 5,
                          out, progress_enabled(quiet))
@@ -93,6 +97,7 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
     )
 
     _quiet_hf()
+    device, config_name = _device_and_config(device, config_name, checkpoint)
     if do_compile:  # graph breaks are expected (shapes read as Python ints); not news
         import logging
 
@@ -114,12 +119,32 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
     click.echo(format_profile(record))
     if out:
         write_profile(out, record)
+        click.echo(f"wrote {out}")
+
+
+CPU_DEFAULT_NOTE = ("no --config, on the CPU: profiling the tiny config (r50, the paper's "
+                    "model, takes about 15 minutes on a CPU; --config r50 times it anyway)")
+
+
+def _device_and_config(device: str, config_name: str | None,
+                       checkpoint: str | None) -> tuple[str, str]:
+    """--device auto resolved; without --config, r50 on CUDA and tiny (said so) on CPU."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if config_name is None:
+        config_name = "r50" if device == "cuda" or checkpoint else "tiny"
+        if config_name == "tiny":
+            click.echo(f"r2bench: note: {CPU_DEFAULT_NOTE}", err=True)
+    return device, config_name
 
 
 def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> None:
     from r2bench.fileio import atomic_write_json
-    from r2bench.scoring_profile import format_scoring_profile, profile_scoring
+    from r2bench.scoring_profile import format_scoring_profile, profile_scoring, require_opencv
 
+    require_opencv()
     if (dataset is None) != (preds is None):
         raise click.UsageError("--dataset and --preds go together (or neither: a generated "
                                "720x1280 set)")
@@ -133,3 +158,4 @@ def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> N
     click.echo(format_scoring_profile(record))
     if out:
         atomic_write_json(out, record)
+        click.echo(f"wrote {out}")

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from r2bench.cli.main import CommandError, main, progress_enabled
+from r2bench.cli.main import (
+    CommandError,
+    main,
+    overwrite_option,
+    progress_enabled,
+    refuse_existing,
+)
 
 _dataset = click.option("--dataset", "dataset", required=True, type=click.Path(path_type=str),
                         help="R2 dataset folder (with r2_meta.json) or a Ref-YTVOS root.")
@@ -124,9 +130,10 @@ def _results_paths(out: str | None, names: list[str]) -> list[Path] | None:
               show_default=True, metavar="PIXELS",
               help="A pair (or frame) with at most PIXELS predicted foreground pixels counts "
                    "as empty for N-acc, T-acc, gIoU and frame N-acc.")
+@overwrite_option
 @_quiet
 def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
-          by_perturbation, clean, protocol, davis_csv, empty_area, quiet):
+          by_perturbation, clean, protocol, davis_csv, empty_area, overwrite, quiet):
     """Score PREDS (PNG trees, zips or RLE JSON files) for J, F, J&F, R and J&F&R, and the
     pair-level decisions N-acc, T-acc, gIoU, cIoU and frame N-acc: one table row per
     submission, all against the same dataset."""
@@ -138,6 +145,8 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
     names = _names(preds, names)
     backbones = _per_preds(preds, backbones, "--backbone")
     paths = _results_paths(out, names)
+    csv_dirs = _davis_csv_dirs(davis_csv, names)
+    refuse_existing(*(paths or ()), *_davis_csv_files(csv_dirs, protocol), overwrite=overwrite)
     if protocol == "ref-davis":
         if split is None:
             raise click.UsageError("--protocol ref-davis needs --split (e.g. valid)")
@@ -177,10 +186,8 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
             paths[0].parent.mkdir(exist_ok=True)
         for path, (_, results) in zip(paths, records):
             write_results(path, results)
-    if davis_csv:
-        for name, results in records:
-            where = Path(davis_csv) / _file_stem(name) if len(records) > 1 else Path(davis_csv)
-            _write_davis_csv(where, results)
+    for where, (_, results) in zip(csv_dirs, records):
+        _write_davis_csv(where, results)
     click.echo(format_summary_table(rows, COLUMNS + DECISION_COLUMNS))
     for name, results in records:
         if "by_perturbation" in results:
@@ -189,6 +196,28 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
             click.echo(f"\n{title}" + format_perturbation_table(results["by_perturbation"]))
     for path in paths or ():
         click.echo(f"wrote {path}")
+    for where in csv_dirs:
+        click.echo(f"wrote davis2017-evaluation CSVs to {where}")
+
+
+def _davis_csv_dirs(davis_csv: str | None, names: list[str]) -> list[Path]:
+    """Where --davis-csv puts each submission's CSVs: DIR, or DIR/NAME with several."""
+    if not davis_csv:
+        return []
+    if len(names) == 1:
+        return [Path(davis_csv)]
+    return [Path(davis_csv) / _file_stem(n) for n in names]
+
+
+def _davis_csv_files(dirs: list[Path], protocol: str) -> list[Path]:
+    """Every CSV file --davis-csv will write into ``dirs``."""
+    from r2bench.davis_stats import GLOBAL_CSV, PER_SEQUENCE_CSV
+
+    if protocol == "ref-davis":
+        from r2bench.davis_protocol import RUN_FOLDERS
+
+        dirs = [d / folder for d in dirs for folder, _ in RUN_FOLDERS]
+    return [d / name for d in dirs for name in (GLOBAL_CSV, PER_SEQUENCE_CSV)]
 
 
 def _write_davis_csv(out_dir: Path, results: dict) -> None:
@@ -223,6 +252,8 @@ def check(preds, dataset, split, workers, allow_missing, quiet):
 
     report = check_submission(preds, _load_dataset(dataset, split), workers=workers,
                               allow_missing=allow_missing, progress=progress_enabled(quiet))
+    for w in report.warnings:
+        click.echo(f"r2bench: warning: {w}", err=True)
     if report.problems:
         n = len(report.problems)
         head = f"{preds}: {plural(n, 'problem')}"

@@ -56,8 +56,9 @@ def build_train_config(config: str, text_encoder: str | None, overrides: dict, *
 @click.option("--data", required=True, type=click.Path(file_okay=False, path_type=str),
               help="Ref-Youtube-VOS-layout root with ground truth (obj_id, Annotations/).")
 @click.option("--split", default="train", show_default=True, help="Split of --data.")
-@click.option("--out", "run", required=True, type=click.Path(file_okay=False, path_type=str),
-              help="Run folder (checkpoints, log.jsonl, model.safetensors, text_encoder/).")
+@click.option("--out", "run", default=None, type=click.Path(file_okay=False, path_type=str),
+              help="Run folder (checkpoints, log.jsonl, model.safetensors, text_encoder/)  "
+                   "[default with --resume: the run resumed].")
 @click.option("--text-encoder", "text_dir", type=click.Path(path_type=str), default=None,
               help="Local Hugging Face text-encoder folder (distilroberta-base for r50)  "
                    "[tiny default: a small one trained on the split's captions].")
@@ -100,6 +101,7 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
     from reference_model.training.loop import RunOptions
     from reference_model.training.loop import train as run_training
 
+    run = run_folder(run, resume)
     _quiet_hf()
     if config == "r50" and text_dir is None:
         raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
@@ -111,11 +113,34 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
     if result.checkpoint is not None:
         click.echo(f"{run}: step {result.step}, checkpoint {result.checkpoint}")
     for v in result.val[-1:]:
-        click.echo(f"validation after epoch {v['epoch']}: J&F {_pct(v['JF'])}, R {_pct(v['R'])}")
+        click.echo(f"{validation_when(v)}: J&F {_pct(v['JF'])}, R {_pct(v['R'])}")
     if result.stopped_by:
         click.echo(f"stopped by {result.stopped_by}; continue with the same command and "
                    f"--resume {run}", err=True)
         sys.exit(_SIGNAL_STATUS[result.stopped_by])
+
+
+def run_folder(out: str | None, resume: str | None) -> str:
+    """--out, or without it the run folder of --resume (RUN, or RUN/checkpoints/step-N)."""
+    from pathlib import Path
+
+    if out is not None:
+        return out
+    if resume is None:
+        raise click.UsageError("Missing option '--out' (the run folder; --resume RUN alone "
+                               "continues RUN)")
+    path = Path(resume)
+    if path.parent.name == "checkpoints" and path.name.startswith("step-"):
+        return str(path.parent.parent)
+    return resume
+
+
+def validation_when(record: dict) -> str:
+    """When a validation ran: after a whole epoch, or at the step a run stopped mid-epoch."""
+    if record.get("epoch_complete", True):
+        return f"validation after epoch {record['epoch']} (step {record['step']})"
+    return (f"validation at step {record['step']} (--max-steps, in epoch {record['epoch']}, "
+            "before its end)")
 
 
 def _pct(value: float | None) -> str:

@@ -408,7 +408,7 @@ class Trainer:
         self.model.train()
         if scores is not None:
             record = {"type": "val", "epoch": epoch + 1, "step": self.position.step,
-                      **scores["summary"]}
+                      "epoch_complete": self.position.epoch > epoch, **scores["summary"]}
             logger.write(record)
             result.val.append(record)
 

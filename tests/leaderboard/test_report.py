@@ -92,6 +92,59 @@ def test_report_in_chromium(scored, report_dir, tmp_path):
         assert rows[kind]["Backbone"] == "ResNet-50"
 
 
+def _screen(driver):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB"))
+
+
+def _legend_marks(driver, svg: Path) -> dict[str, tuple[int, int]]:
+    """For each legend entry of ``svg`` (id legend-I): how many marks of its submission
+    (id series-I) the plot has, and how many pixels change clearly when they are hidden."""
+    import numpy as np
+
+    driver.get(svg.resolve().as_uri())
+    entries = driver.execute_script(
+        "return [...document.querySelectorAll('[id^=\"legend-\"]')].map(e => e.id.slice(7))")
+    before = _screen(driver)
+    out = {}
+    for i in entries:
+        toggle = ("const m = document.querySelectorAll('[id=\"series-" + i + "\"]');"
+                  "m.forEach(e => e.style.visibility = arguments[0]); return m.length")
+        n = driver.execute_script(toggle, "hidden")
+        hidden = _screen(driver)
+        driver.execute_script(toggle, "visible")
+        out[i] = (n, int((np.abs(hidden.astype(int) - before).max(axis=-1) > 64).sum()))
+    return out
+
+
+def test_every_legend_entry_has_a_visible_mark_in_chromium(scored, report_dir):
+    from selenium.webdriver.common.by import By
+
+    methods = ["rvos_oracle", "oracle"]          # in the order the report was given them
+    visit = open_page(report_dir / "index.html")
+    try:
+        captions = [f.text for f in visit.driver.find_elements(By.CSS_SELECTOR,
+                                                               ".plots figcaption")]
+        svgs = [Path(i.get_attribute("src").removeprefix("file://"))
+                for i in visit.driver.find_elements(By.CSS_SELECTOR, ".plots img")]
+        assert len(svgs) == len(captions) == 4
+        for svg, caption in zip(svgs, captions):
+            marks = _legend_marks(visit.driver, svg)
+            for i, name in enumerate(methods):
+                if str(i) not in marks:          # no legend entry: the caption says why
+                    assert f"Not shown: {name} (" in caption or f"; {name} (" in caption, \
+                        (svg.name, name)
+                    continue
+                n, changed = marks[str(i)]
+                assert n >= 1 and changed >= 10, f"{name} cannot be seen in {svg.name}"
+    finally:
+        visit.driver.quit()
+
+
 def test_browser_check_sees_a_request_leaving_the_folder(tmp_path):
     page = tmp_path / "leaky.html"
     page.write_text('<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'

@@ -24,7 +24,7 @@ GOLDEN = Path(__file__).parent / "golden"
 def _run(*args):
     res = CliRunner().invoke(main, ["leaderboard", *map(str, args)])
     assert res.exit_code == 0, res.output
-    return res.output
+    return res.stdout   # the table; warnings go to stderr
 
 
 def _check_golden(name: str, text: str) -> None:
