@@ -82,7 +82,8 @@ def _score(root, kind, *extra):
         write_preds(preds, _submission(kind))
     out = root / f"{kind}{'_'.join(extra)}.json"
     res = CliRunner().invoke(main, ["score", str(preds), "--dataset", str(root / "r2"),
-                                    "--out", str(out), "-q", "--workers", "1", *extra])
+                                    "--out", str(out), "--overwrite", "-q", "--workers", "1",
+                                    *extra])
     assert res.exit_code == 0, res.output
     return json.loads(out.read_text()), res.output
 
