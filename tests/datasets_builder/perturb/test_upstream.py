@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import pytest
 from modules import require_module
+from photo import photograph
 from PIL import Image
 from scipy.ndimage import gaussian_filter
-from photo import photograph
 
 from datasets_builder.perturb.blur import GLASS_BLUR, glass_offsets
 from datasets_builder.perturb.catalog import VISUAL
@@ -132,7 +132,7 @@ def test_glass_blur_equals_upstream_given_the_same_offsets(upstream, monkeypatch
         _, delta, passes = GLASS_BLUR[s - 1]
         offsets = iter(glass_offsets(np.uint64(77), h, w, delta, passes).tolist())
         monkeypatch.setattr(np.random, "randint",
-                            lambda *a, **k: np.array(next(offsets)[::-1]))  # (dx, dy)
+                            lambda *a, _it=offsets, **k: np.array(next(_it)[::-1]))  # dx, dy
         expected = np.rint(np.asarray(upstream.glass_blur(Image.fromarray(frame), s)))
         monkeypatch.undo()
         assert next(offsets, None) is None                    # every offset used, in order
