@@ -2,7 +2,7 @@
 ``make_imagenet_c.py``; the R2-Bench toolbox's parameters).
 
 What lies on the lens or in the air stays in place over a video and is drawn once per video
-(and severity): the fog map, the frost texture, the water or mud. Snow falls, so its flakes
+(and severity): the fog map, the frost crop, the water or mud. Snow falls, so its flakes
 are drawn per frame, blown in one direction drawn per video.
 
 - fog: a diamond-square plasma fractal (upstream's ``plasma_fractal``: corner-mean plus a
