@@ -29,6 +29,7 @@ the 224 x 224 parameters to full frames), so a blur is milder on a 720p frame th
   same bilinear samples are summed over the factors in one compiled pass, in float32.
   (ImageNet-C's ``clipped_zoom`` crops a square at (top, top), which on a wide frame zooms
   about a point left of the centre, and the toolbox then stretches it to the frame.)
+
 Frames are (T, H, W, 3) uint8; outputs are rounded to the nearest 8-bit value.
 """
 
