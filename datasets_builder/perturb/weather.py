@@ -19,12 +19,12 @@ are drawn per frame, blown in one direction drawn per video.
   is first whitened: ``c6 x + (1 - c6) max(x, 1.5 grey(x) + 0.5)``.
 - spatter: a normal field (c0, c1) smoothed with sigma c2 and cut at c3 gives drops. Water
   (severities 1-3): drops brightened towards pale turquoise (175, 238, 238) with a
-  weight shaped by their outlines, as upstream: the Canny edges (thresholds 50/150) of the
-  8-bit drop layer, the distance to them (exact Euclidean; upstream OpenCV's 5 x 5 mask
+  weight shaped by their outlines, as upstream: the Canny edges (thresholds 50/150, by
+  OpenCV's rule: `datasets_builder.perturb.edges`) of the 8-bit drop layer, the distance
+  to them (scipy's exact Euclidean transform; upstream OpenCV's 5 x 5 mask
   approximation) capped at 20, box blur, histogram equalisation (OpenCV's rule), emboss,
   box blur (8-bit in between, as upstream), times the 8-bit drop layer, scaled to a peak
-  of c4. Canny is scikit-image's (no pre-smoothing; the gradient's L2 norm where OpenCV
-  uses the L1 norm, which moves edges only where the drops' rim is faint). Mud
+  of c4. Mud
   (severities 4-5): the drop mask blurred with sigma c4, kept where at least 0.8, blends
   the frame towards brown (63, 42, 20).
 
@@ -36,10 +36,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 from scipy.ndimage import correlate, distance_transform_edt, gaussian_filter, uniform_filter
-from skimage.feature import canny
 
 from datasets_builder.perturb.blur import line_blur, motion_taps, to_uint8
 from datasets_builder.perturb.draws import Draws
+from datasets_builder.perturb.edges import canny
 from datasets_builder.perturb.frost import frost_layer
 
 FOG = ((1.5, 2), (2, 2), (2.5, 1.7), (2.5, 1.5), (3, 1.4))        # strength, wibble decay
@@ -144,10 +144,7 @@ def _equalise(img: np.ndarray) -> np.ndarray:
 def _water(liquid: np.ndarray, peak: float) -> np.ndarray:
     """(H, W) float32 weight of the water colour: peaks at ``peak``, shaped by the outlines."""
     layer = (liquid * 255).astype(np.uint8)                        # truncated, as upstream
-    # one replicated pixel around: OpenCV's Canny finds edges on the border too (its Sobel
-    # replicates the edge), scikit-image's never marks the outermost pixels
-    edges = canny(np.pad(layer, 1, mode="edge"), sigma=0, low_threshold=50,
-                  high_threshold=150)[1:-1, 1:-1]
+    edges = canny(layer, 50, 150)
     dist = np.minimum(distance_transform_edt(~edges), 20.0) if edges.any() \
         else np.full(liquid.shape, 20.0)
     dist = uniform_filter(dist, 3, mode="mirror").astype(np.uint8)
