@@ -147,7 +147,8 @@ def _water(liquid: np.ndarray, peak: float) -> np.ndarray:
     edges = canny(layer, 50, 150)
     dist = np.minimum(distance_transform_edt(~edges), 20.0) if edges.any() \
         else np.full(liquid.shape, 20.0)
-    dist = uniform_filter(dist, 3, mode="mirror").astype(np.uint8)
+    # in float32 as OpenCV's (a float64 mean of 20s can fall below 20 and truncate to 19)
+    dist = uniform_filter(dist.astype(np.float32), 3, mode="mirror").astype(np.uint8)
     dist = _equalise(dist)
     dist = np.clip(np.rint(correlate(dist.astype(np.float32), _EMBOSS, mode="mirror")), 0, 255)
     dist = to_uint8(uniform_filter(dist, 3, mode="mirror"))        # OpenCV's 8-bit box blur
