@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import types
+import warnings
 
 import cv2
 import numpy as np
@@ -55,7 +56,9 @@ def upstream():
                 shim.resource_filename = lambda pkg, rel: os.path.join(
                     os.path.dirname(sys.modules[pkg].__file__), rel)
                 mp.setitem(sys.modules, "pkg_resources", shim)
-        import imagecorruptions.corruptions as ic
+        with warnings.catch_warnings():              # its scipy.ndimage.interpolation import
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import imagecorruptions.corruptions as ic
         blur = ic.gaussian
 
         def gaussian(image, *args, multichannel=None, **kwargs):
