@@ -12,9 +12,10 @@ and elastic transform (Hendrycks & Dietterich 2019; the R2-Bench toolbox's param
   pixel, of hue 0 by scikit-image's convention, becomes ``(M, M (1 - S'), M (1 - S'))``,
   as upstream's does).
 - jpeg: the frame encoded at quality c with Pillow and decoded.
-- pixelate: box-downscaled and box-upscaled back. Upstream works on 224 x 224 images
-  (factor c); the toolbox resizes every frame to a 512c square. Here the aspect is kept and
-  the frame is reduced by c or to a longer side of 512c, whichever is smaller.
+- pixelate: box-downscaled and box-upscaled back. ImageNet-C reduces its 224 x 224 images
+  to ``int(224 c)``; the toolbox reduces every frame to an ``int(512 c)`` square. Here the
+  longer side is reduced to ``int(L c)`` (L its length) or the toolbox's ``int(512 c)``,
+  whichever is smaller, and the shorter side in proportion (square blocks).
 - elastic: upstream's random affine (corner jitter c2) followed by a displacement field
   (uniform noise smoothed with sigma c1, scaled by c0), with bilinear sampling and mirrored
   borders; the constants are fractions of the image size (224 in ImageNet-C, 512 in the
@@ -149,11 +150,20 @@ def jpeg_compression(frames: np.ndarray, severity: int, draws: Draws) -> np.ndar
     return out
 
 
+def pixelate_size(h: int, w: int, c: float) -> tuple[int, int]:
+    """(width, height) of the reduced frame: the longer side ``int(L c)`` as in ImageNet-C
+    (``int(224 c)``), at most the toolbox's ``int(512 c)``; the shorter side in proportion."""
+    longer, shorter = max(h, w), min(h, w)
+    if longer <= _TOOLBOX_SIZE:
+        return max(1, int(w * c)), max(1, int(h * c))
+    long_side = int(_TOOLBOX_SIZE * c)
+    short_side = max(1, round(shorter * long_side / longer))
+    return (long_side, short_side) if w >= h else (short_side, long_side)
+
+
 def pixelate(frames: np.ndarray, severity: int, draws: Draws) -> np.ndarray:
-    c = PIXELATE[severity - 1]
     h, w = frames.shape[1:3]
-    factor = min(c, _TOOLBOX_SIZE * c / max(h, w))
-    small = (max(1, round(w * factor)), max(1, round(h * factor)))
+    small = pixelate_size(h, w, PIXELATE[severity - 1])
     out = np.empty_like(frames)
     for t, frame in enumerate(frames):
         im = Image.fromarray(frame).resize(small, Image.Resampling.BOX)

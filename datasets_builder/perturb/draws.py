@@ -5,7 +5,7 @@ cut into chunks of frames, nor on which process runs it:
 
 - per frame: what changes from frame to frame (sensor noise, falling snow, glass jitter)
   comes from the frame's own seed;
-- per video: what stays in place over a video (the fog map, the frost texture, the water
+- per video: what stays in place over a video (the fog map, the frost crop, the water
   on the lens, the elastic field, the direction of a motion blur or of the snow) comes from
   one layer seed for the video and severity, and is regenerated identically for every
   chunk.

@@ -45,6 +45,7 @@ from datasets_builder.build import (
     linker,
     load_categories_file,
 )
+from datasets_builder.perturb import frost
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
 from datasets_builder.perturb.draws import Draws
 from datasets_builder.seeds import derive_seed, rng_for
@@ -214,7 +215,8 @@ def render_video(job: VideoJob) -> int:
 def warm_kernels() -> None:
     """Compile (or load from cache) the compiled kernels once, before workers fork."""
     tiny = np.zeros((1, 8, 8, 3), np.uint8)
-    for name in ("gaussian_noise", "glass_blur", "contrast", "brightness", "saturate"):
+    for name in ("gaussian_noise", "glass_blur", "zoom_blur", "contrast", "brightness",
+                 "saturate"):
         VISUAL[name](tiny, 1, Draws(0, (0,)))
 
 
@@ -277,6 +279,7 @@ def perturb_record(view: SourceView, cfg: PerturbConfig) -> dict:
             "keep_categories": cfg.keep_categories,
             "mix": dict(zip(("visual", "text", "both"), cfg.mix)),
             "dyn_levels": list(DYN_LEVELS), "jpeg_quality": JPEG_QUALITY,
+            "frost": frost.provenance() if "frost" in cfg.types else None,
             "videos": {vid: plan_video(vid, m, cfg, namer) for vid, m in view.videos.items()}}
 
 
@@ -349,6 +352,8 @@ def perturb_source(source: str | os.PathLike, split: str, out: str | os.PathLike
     out = Path(out)
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")
+    if "frost" in cfg.types:
+        frost.require_photographs()
     view = load_view(source, split, cfg.keep_categories, categories)
     record = perturb_record(view, cfg)
     with atomic_directory(out, overwrite=overwrite) as tmp:

@@ -2,7 +2,7 @@
 ``make_imagenet_c.py``; the R2-Bench toolbox's parameters).
 
 What lies on the lens or in the air stays in place over a video and is drawn once per video
-(and severity): the fog map, the frost texture, the water or mud. Snow falls, so its flakes
+(and severity): the fog map, the frost crop, the water or mud. Snow falls, so its flakes
 are drawn per frame, blown in one direction drawn per video.
 
 - fog: a diamond-square plasma fractal (upstream's ``plasma_fractal``: corner-mean plus a
@@ -10,22 +10,23 @@ are drawn per frame, blown in one direction drawn per video.
   level), of side the power of two at or above the frame's longer side and cropped to the
   frame (ImageNet-C crops a 256 map to 224; the toolbox stretches a 1024 map over the
   frame); ``(x + c0 map) max(x) / (max(x) + c0)`` with max(x) per frame.
-- frost: ``c0 x + c1 frost``. Upstream blends photographs of frost (a random crop in
-  ImageNet-C, the whole picture resized in the toolbox); here the texture is generated:
-  fern-like ice crystals (stems with side branches at 60 degrees, the hexagonal habit of
-  ice) and fine needles over a cloudy base, tinted blue-white, at about the grey level of
-  those photographs (0.6 on average) with crystals a few percent of the frame long.
+- frost: ``c0 x + c1 frost``, frost a crop of one of ImageNet-C's frost photographs
+  (`datasets_builder.perturb.frost`: read from the installed ``imagecorruptions``, refused
+  without it).
 - snow: a normal field (mean c0, std c1) zoomed by c2 about the centre, values under c3
   dropped, quantised to 8 bits, motion-blurred (ImageMagick's kernel, radius c4, sigma c5,
   angle in [-135, -45) degrees) and added with its 180-degree rotation to the frame, which
   is first whitened: ``c6 x + (1 - c6) max(x, 1.5 grey(x) + 0.5)``.
 - spatter: a normal field (c0, c1) smoothed with sigma c2 and cut at c3 gives drops. Water
   (severities 1-3): drops brightened towards pale turquoise (175, 238, 238) with a
-  weight that follows the embossed, histogram-equalised distance (capped at 20) to the drop
-  outlines, scaled to a peak of c4. Upstream finds the outlines with Canny (thresholds
-  50/150 on the 0-255 drop layer, whose drops are far above them): here they are the drop
-  pixels with a 4-neighbour outside. Mud (severities 4-5): the drop mask blurred with sigma
-  c4, kept where at least 0.8, blends the frame towards brown (63, 42, 20).
+  weight shaped by their outlines, as upstream: the Canny edges (thresholds 50/150, by
+  OpenCV's rule: `datasets_builder.perturb.edges`) of the 8-bit drop layer, the distance
+  to them (scipy's exact Euclidean transform; upstream OpenCV's 5 x 5 mask
+  approximation) capped at 20, box blur, histogram equalisation (OpenCV's rule), emboss,
+  box blur (8-bit in between, as upstream), times the 8-bit drop layer, scaled to a peak
+  of c4. Mud
+  (severities 4-5): the drop mask blurred with sigma c4, kept where at least 0.8, blends
+  the frame towards brown (63, 42, 20).
 
 Frames are (T, H, W, 3) uint8; outputs are rounded to the nearest 8-bit value.
 """
@@ -34,17 +35,12 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import (
-    binary_erosion,
-    correlate,
-    distance_transform_edt,
-    gaussian_filter,
-    uniform_filter,
-    zoom,
-)
+from scipy.ndimage import correlate, distance_transform_edt, gaussian_filter, uniform_filter
 
 from datasets_builder.perturb.blur import line_blur, motion_taps, to_uint8
 from datasets_builder.perturb.draws import Draws
+from datasets_builder.perturb.edges import canny
+from datasets_builder.perturb.frost import frost_layer
 
 FOG = ((1.5, 2), (2, 2), (2.5, 1.7), (2.5, 1.5), (3, 1.4))        # strength, wibble decay
 FROST = ((1, 0.4), (0.8, 0.6), (0.7, 0.7), (0.65, 0.7), (0.6, 0.75))  # frame, frost weights
@@ -56,7 +52,6 @@ SPATTER = ((0.65, 0.3, 4, 0.69, 0.6, 0), (0.65, 0.3, 3, 0.68, 0.6, 0),
            (0.67, 0.4, 1, 0.65, 1.5, 1))                     # ..., mud (1) or water (0)
 WATER = np.array([175, 238, 238], np.float32) / 255
 MUD = np.array([63, 42, 20], np.float32) / 255
-FROST_TINT = np.array([0.84, 0.93, 1.0], np.float32)
 _GREY = np.array([0.299, 0.587, 0.114], np.float32)   # the RGB -> grey weights upstream uses
 _EMBOSS = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], np.float32)
 
@@ -98,76 +93,10 @@ def fog(frames: np.ndarray, severity: int, draws: Draws) -> np.ndarray:
     return to_uint8(x * (peak / (peak + np.float32(strength))), 255)
 
 
-def _cloud(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
-    """(H, W) smooth value noise in about [0, 1]: a random grid of ``cell`` spacing, cubic."""
-    grid = rng.random((h // cell + 3, w // cell + 3))
-    return np.clip(zoom(grid, cell, order=3)[:h, :w], 0, 1)
-
-
-def _strokes(h: int, w: int, start: np.ndarray, angle: np.ndarray, size: np.ndarray,
-             bright: np.ndarray) -> np.ndarray:
-    """(H, W) sum of straight strokes (one sample per pixel of length, fading to the tip)."""
-    steps = np.ceil(size).astype(int) + 1
-    which = np.repeat(np.arange(len(size)), steps)
-    frac = np.concatenate([np.linspace(0, 1, k) for k in steps]) if len(steps) else np.zeros(0)
-    along = frac * size[which]
-    ys = start[which, 0] + along * np.sin(angle[which])
-    xs = start[which, 1] + along * np.cos(angle[which])
-    keep = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
-    canvas = np.zeros(h * w)
-    np.add.at(canvas, ys[keep].astype(int) * w + xs[keep].astype(int),
-              (bright[which] * (1 - 0.7 * frac))[keep])
-    return canvas.reshape(h, w)
-
-
-def _ice(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """(H, W) ice crystals in [0, 1]: fern-like stems with side branches at 60 degrees from
-    them (the hexagonal habit of ice), grown from seeds spread over the frame, plus fine
-    needles for the frosted grain."""
-    unit = max(2.0, 0.03 * min(h, w))                           # a few percent of the frame
-    n_seeds = max(1, int(h * w / (4 * unit) ** 2))
-    seed = rng.uniform((0, 0), (h, w), size=(n_seeds, 2))
-    per_seed = rng.integers(2, 7, n_seeds)
-    owner = np.repeat(np.arange(n_seeds), per_seed)
-    stem_angle = (rng.uniform(0, 2 * np.pi, n_seeds)[owner]
-                  + np.pi / 3 * np.arange(len(owner)) + rng.normal(0, 0.15, len(owner)))
-    stem_size = unit * rng.uniform(1.0, 4.0, len(owner))
-    stem_start = seed[owner]
-    # side branches every ~unit/3 along each stem, shorter towards the tip, both sides
-    spacing = unit / 3
-    n_branch = np.maximum(1, (stem_size / spacing).astype(int))
-    stem = np.repeat(np.arange(len(owner)), 2 * n_branch)
-    pos = np.concatenate([np.repeat(np.arange(1, k + 1) * spacing, 2) for k in n_branch])
-    side = np.tile([1.0, -1.0], len(pos) // 2)
-    branch_angle = stem_angle[stem] + side * np.pi / 3 + rng.normal(0, 0.1, len(pos))
-    branch_size = (0.5 * unit * (1 - pos / (stem_size[stem] + spacing))
-                   * rng.uniform(0.3, 1.2, len(pos)))
-    branch_start = stem_start[stem] + pos[:, None] * np.stack(
-        [np.sin(stem_angle[stem]), np.cos(stem_angle[stem])], axis=1)
-    n_fine = int(h * w / unit ** 2 * 3)
-    fine_start = rng.uniform((0, 0), (h, w), size=(n_fine, 2))
-    start = np.concatenate([stem_start, branch_start, fine_start])
-    angle = np.concatenate([stem_angle, branch_angle, rng.uniform(0, np.pi, n_fine)])
-    size = np.concatenate([stem_size, np.maximum(branch_size, 1.0),
-                           rng.uniform(1.0, 0.6 * unit, n_fine)])
-    bright = np.concatenate([rng.uniform(0.6, 1.0, len(stem_size)),
-                             rng.uniform(0.4, 0.9, len(branch_size)),
-                             rng.uniform(0.1, 0.4, n_fine)])
-    canvas = gaussian_filter(_strokes(h, w, start, angle, size, bright), 0.6)
-    return 1 - np.exp(-2.0 * canvas)
-
-
-def frost_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """(H, W, 3) float32 frost in [0, 255]: needles over a cloudy base, tinted blue-white."""
-    base = _cloud(rng, h, w, max(4, min(h, w) // 6))
-    grey = np.clip(0.5 + 0.15 * base + 0.45 * _ice(rng, h, w), 0, 1)
-    return (255 * grey[..., None] * FROST_TINT).astype(np.float32)
-
-
 def frost(frames: np.ndarray, severity: int, draws: Draws) -> np.ndarray:
     a, b = FROST[severity - 1]
-    texture = frost_texture(draws.layer_rng(), *frames.shape[1:3])
-    return to_uint8(np.float32(a) * frames + np.float32(b) * texture[None])
+    layer = frost_layer(draws.layer_rng(), *frames.shape[1:3])
+    return to_uint8(np.clip(np.float32(a) * frames + np.float32(b) * layer[None], 0, 255))
 
 
 def _snowflakes(rng: np.random.Generator, h: int, w: int, loc: float, scale: float,
@@ -214,15 +143,16 @@ def _equalise(img: np.ndarray) -> np.ndarray:
 
 def _water(liquid: np.ndarray, peak: float) -> np.ndarray:
     """(H, W) float32 weight of the water colour: peaks at ``peak``, shaped by the outlines."""
-    drops = (liquid * 255).astype(np.uint8) > 0
-    outline = drops & ~binary_erosion(drops, border_value=1)
-    dist = np.minimum(distance_transform_edt(~outline), 20.0) if outline.any() \
+    layer = (liquid * 255).astype(np.uint8)                        # truncated, as upstream
+    edges = canny(layer, 50, 150)
+    dist = np.minimum(distance_transform_edt(~edges), 20.0) if edges.any() \
         else np.full(liquid.shape, 20.0)
-    dist = uniform_filter(dist, 3, mode="mirror").astype(np.uint8)
+    # in float32 as OpenCV's (a float64 mean of 20s can fall below 20 and truncate to 19)
+    dist = uniform_filter(dist.astype(np.float32), 3, mode="mirror").astype(np.uint8)
     dist = _equalise(dist)
     dist = np.clip(np.rint(correlate(dist.astype(np.float32), _EMBOSS, mode="mirror")), 0, 255)
-    dist = uniform_filter(dist, 3, mode="mirror")
-    weight = liquid * dist
+    dist = to_uint8(uniform_filter(dist, 3, mode="mirror"))        # OpenCV's 8-bit box blur
+    weight = layer * dist.astype(np.float32)
     top = weight.max()
     return (weight / top * peak if top > 0 else weight).astype(np.float32)
 

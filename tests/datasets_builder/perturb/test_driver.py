@@ -225,3 +225,29 @@ def test_a_broken_frame_is_one_line_and_nothing_is_written(source, tmp_path, wor
     assert f"{meta.frames[1]}.jpg: cannot read frame" in res.output
     assert len(res.output.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_frost_without_its_photographs_is_refused_in_one_line(source, tmp_path, monkeypatch):
+    from datasets_builder.perturb import frost
+
+    monkeypatch.setattr(frost, "photograph_folder", lambda: None)
+    for types in (["--types", "weather"], []):          # named, or drawn by default
+        res = CliRunner().invoke(main, ["perturb", str(source), "--split", SPLIT, "--out",
+                                        str(tmp_path / "o"), *types, "-q"])
+        assert res.exit_code == 2, res.output
+        assert "pip install 'r2bench[perturb]'" in res.output
+        assert len(res.output.strip().splitlines()) == 1
+        assert not (tmp_path / "o").exists()
+    # without frost nothing needs the photographs, and perturb.json says no frost was used
+    res = CliRunner().invoke(main, ["perturb", str(source), "--split", SPLIT, "--out",
+                                    str(tmp_path / "o"), "--types", "fog,misspell", "-q"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o" / "perturb.json").read_text())["frost"] is None
+
+
+def test_the_record_names_the_frost_photographs(perturbed):
+    record = json.loads((perturbed / "perturb.json").read_text())
+    assert record["frost"]["package"] == "imagecorruptions"
+    assert record["frost"]["version"] == "1.1.2"
+    assert record["frost"]["files"] == [f"frost{i}.{'png' if i < 4 else 'jpg'}"
+                                        for i in range(1, 6)]
