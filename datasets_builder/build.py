@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets_builder.constraints import CONSTRAINT, Constraints, build_constraints
 from datasets_builder.hard_negatives import OBJECT_CONSTRAINT, HardNegatives, plan_object_negatives
 from datasets_builder.matching import negative_matching
 from datasets_builder.verify import VerifyReport, verify_dataset
+from r2bench.constraints import CONSTRAINT, Constraints, build_constraints
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError, InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json_rows

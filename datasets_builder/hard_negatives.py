@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from datasets_builder.seeds import rng_for
-from datasets_builder.synonyms import CategoryNamer, category_terms, plural
 from r2bench.refytvos import VideoMeta
+from r2bench.synonyms import CategoryNamer, category_terms, plural
 
 OBJECT_CONSTRAINT = ("each negative pair is its own video with an edited expression: every "
                      "word naming a category (whole words, case- and plural-insensitive, "

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets_builder.constraints import build_constraints
 from datasets_builder.expressions import VOCABULARY, expression_corpus, sample_expressions
 from datasets_builder.matching import negative_matching
 from datasets_builder.render import encode_jpeg, encode_palette_png, render_scene
 from datasets_builder.scene import SHAPES, Scene, sample_scene
+from r2bench.constraints import build_constraints
 from r2bench.errors import InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import Expression, VideoMeta

@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets_builder.synonyms import CategoryNamer
 from r2bench.dataset import R2_FORMAT, R2_META
 from r2bench.errors import DatasetError
 from r2bench.refytvos import RefYTVOSRoot, broken_link, load_json
+from r2bench.synonyms import CategoryNamer
 from r2bench.wording import plural
 
 _SHOWN = 3   # problems quoted in an error message

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from r2bench.dataset import R2_META, EvalDataset, PairSpec, load_eval_dataset
 from r2bench.errors import DatasetError
+from r2bench.measures import fmt_percent
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.refytvos import load_json
-from r2bench.report import fmt_percent
 from r2bench.results import RESULTS_FORMAT, joint_scores
 
 PERTURB_FORMAT = "r2bench/perturbation"

@@ -379,6 +379,6 @@ def run_record(results: dict, run: int) -> dict:
 
 
 def table_rows(name: str, results: dict) -> list[tuple[str, dict]]:
-    """Rows for `r2bench.report.format_summary_table`: each run, then the mean of the runs."""
+    """Rows for `r2bench.measures.format_summary_table`: each run, then the mean of the runs."""
     rows = [(f"{name} [{r['name']}]", {"summary": r}) for r in results["runs"]]
     return rows + [(f"{name} [mean of {N_RUNS} runs]", results)]

@@ -48,12 +48,12 @@ from datasets_builder.build import (
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
 from datasets_builder.perturb.draws import Draws
 from datasets_builder.seeds import derive_seed, rng_for
-from datasets_builder.synonyms import CategoryNamer
 from r2bench.by_perturbation import PERTURB_FORMAT, PERTURB_JSON
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
 from r2bench.scoring import default_workers
+from r2bench.synonyms import CategoryNamer
 
 log = logging.getLogger(__name__)
 

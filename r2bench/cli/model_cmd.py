@@ -124,7 +124,7 @@ def run_reference(dataset, split, checkpoint, text_dir, out, window, device, pre
                                                      else "") + ")")
     wait_for_all(world)
     if do_score and rank == 0:
-        from r2bench.report import format_summary_table
+        from r2bench.measures import format_summary_table
         from r2bench.results import write_results
         from r2bench.scoring import score_submission
 

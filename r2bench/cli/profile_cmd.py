@@ -125,7 +125,7 @@ def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> N
                                "720x1280 set)")
     with tempfile.TemporaryDirectory(prefix="r2bench-profile-") as work:
         if dataset is None:
-            from datasets_builder.demo import write_speed_set
+            from r2bench.app.demo import write_speed_set
 
             dataset, preds = write_speed_set(work, progress=progress)
         record = profile_scoring(preds, dataset, workers=workers, warmup=warmup, iters=iters,

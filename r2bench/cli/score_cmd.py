@@ -125,7 +125,7 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
           by_perturbation, clean, protocol, davis_csv, quiet):
     """Score PREDS (PNG trees, zips or RLE JSON files) for J, F, J&F, R and J&F&R: one
     table row per submission, all against the same dataset."""
-    from r2bench.report import format_summary_table
+    from r2bench.measures import format_summary_table
     from r2bench.results import name_submission, write_results
     from r2bench.scoring import score_submission
 

@@ -169,7 +169,7 @@ def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps,
     """Train one model per ablation switch of the paper (Tables 3-6) on the same data and
     seed, score each on the --val R2 dataset and print the J, F, J&F, R, J&F&R table."""
     from r2bench.cli.model_cmd import _quiet_hf
-    from r2bench.report import format_summary_table
+    from r2bench.measures import format_summary_table
     from reference_model.training.ablate import DEFAULT_VARIANTS, run_ablation
     from reference_model.training.loop import RunOptions
 

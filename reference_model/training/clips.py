@@ -9,7 +9,7 @@ first T are the clip.
 
 Negative pairs: each clip is also paired with a caption of another video that is *unrelated*
 to the clip's video by the rule ``r2bench build-dataset`` applies to its negatives
-(:mod:`datasets_builder.constraints`): the expression's target category and every category
+(:mod:`r2bench.constraints`): the expression's target category and every category
 it names (synonyms and plurals included) are absent from the video. The candidates of every
 video are fixed when the index is built, one bit per expression.
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datasets_builder.build import load_source
-from datasets_builder.constraints import build_constraints
+from r2bench.constraints import build_constraints
 from r2bench.errors import DatasetError
 from r2bench.refytvos import Expression, RefYTVOSRoot, VideoMeta
 
