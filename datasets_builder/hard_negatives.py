@@ -161,7 +161,7 @@ class HardNegatives:
 
 def plan_object_negatives(videos: Mapping[str, VideoMeta],
                           objects: Mapping[str, Mapping[str, str]], seed: int) -> HardNegatives:
-    """Edit every expression of the split (inputs validated as `build.load_source` does)."""
+    """Edit every expression of the split (inputs validated as `r2bench.source.load_source` does)."""
     editor = ObjectEditor.for_categories(
         sorted({c for vid in videos for c in objects[vid].values()}))
     edits, left_out = {}, []

@@ -43,7 +43,6 @@ from datasets_builder.build import (
     check_frames,
     dumps_r2_meta,
     linker,
-    load_categories_file,
 )
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
 from datasets_builder.perturb.draws import Draws
@@ -53,6 +52,7 @@ from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
 from r2bench.scoring import default_workers
+from r2bench.source import load_categories_file
 from r2bench.synonyms import CategoryNamer
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ import re
 
 import click
 
-from r2bench.cli.main import CommandError, main, progress_enabled
+from r2bench.cli.main import main, progress_enabled
+from r2bench.cli.model_extra import quiet_hf
 
 
 def _window(ctx, param, value: str) -> int | None:
@@ -19,21 +20,6 @@ def _window(ctx, param, value: str) -> int | None:
     if re.fullmatch(r"[1-9]\d*", value):
         return int(value)
     raise click.BadParameter("expected 'all' or a positive number of frames")
-
-
-def _quiet_hf() -> None:
-    """No Hugging Face progress bars or advisory warnings on the command line; a clear
-    error when the model's dependencies are not installed."""
-    try:
-        import safetensors  # noqa: F401
-        import torch  # noqa: F401
-        import transformers
-    except ImportError as e:
-        raise CommandError(f"the reference model needs the model extra ({e.name} is missing): "
-                           "pip install -e '.[model]'", 2) from None
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
 
 
 @main.command("convert-checkpoint")
@@ -46,7 +32,7 @@ def _quiet_hf() -> None:
 def convert_checkpoint(src, dst, text_dir):
     """Convert the authors' released R2-VOS checkpoint (or an r2bench one) to an r2bench
     checkpoint: one .safetensors file with the weights and the model config."""
-    _quiet_hf()
+    quiet_hf()
     from reference_model.checkpoint import (
         check_state,
         model_shapes_for_config,
@@ -100,7 +86,7 @@ def run_reference(dataset, split, checkpoint, text_dir, out, window, device, pre
     Resumable: finished expressions are skipped. Under ``torchrun --nproc_per_node N -m
     r2bench run-reference ...`` the videos are shared among N processes.
     """
-    _quiet_hf()
+    quiet_hf()
     from reference_model.inference import (
         InferenceConfig,
         process_share,

@@ -81,7 +81,7 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
         _profile_scoring(dataset, preds, workers, 1 if warmup is None else warmup, iters or 5,
                          out, progress_enabled(quiet))
         return
-    from r2bench.cli.model_cmd import _quiet_hf
+    from r2bench.cli.model_extra import quiet_hf
     from reference_model.profiling import (
         ProfileConfig,
         check_device,
@@ -92,7 +92,7 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
         write_profile,
     )
 
-    _quiet_hf()
+    quiet_hf()
     if do_compile:  # graph breaks are expected (shapes read as Python ints); not news
         import logging
 

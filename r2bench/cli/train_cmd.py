@@ -96,11 +96,11 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
     (then it stops); --resume continues a run with the same losses. Under ``torchrun
     --nproc_per_node N -m r2bench train ...`` the processes share every batch (DDP).
     """
-    from r2bench.cli.model_cmd import _quiet_hf
+    from r2bench.cli.model_extra import quiet_hf
     from reference_model.training.loop import RunOptions
     from reference_model.training.loop import train as run_training
 
-    _quiet_hf()
+    quiet_hf()
     if config == "r50" and text_dir is None:
         raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
     cfg = build_train_config(config, text_dir, parse_overrides(sets), epochs=epochs,
@@ -168,12 +168,12 @@ def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps,
            device, workers, threads, quiet):
     """Train one model per ablation switch of the paper (Tables 3-6) on the same data and
     seed, score each on the --val R2 dataset and print the J, F, J&F, R, J&F&R table."""
-    from r2bench.cli.model_cmd import _quiet_hf
+    from r2bench.cli.model_extra import quiet_hf
     from r2bench.measures import format_summary_table
     from reference_model.training.ablate import DEFAULT_VARIANTS, run_ablation
     from reference_model.training.loop import RunOptions
 
-    _quiet_hf()
+    quiet_hf()
     if config == "r50" and text_dir is None:
         raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
     cfg = build_train_config(config, text_dir, parse_overrides(sets), epochs=epochs,

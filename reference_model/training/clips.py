@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets_builder.build import load_source
 from r2bench.constraints import build_constraints
 from r2bench.errors import DatasetError
 from r2bench.refytvos import Expression, RefYTVOSRoot, VideoMeta
+from r2bench.source import load_source
 
 
 @dataclass(frozen=True)

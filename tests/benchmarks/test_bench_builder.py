@@ -14,8 +14,9 @@ import json
 import pytest
 from builder_sources import write_meta_source, youtube_like
 
-from datasets_builder.build import dumps_r2_meta, load_source, plan_r2_meta
+from datasets_builder.build import dumps_r2_meta, plan_r2_meta
 from datasets_builder.verify import check_pairs, check_permutation
+from r2bench.source import load_source
 
 
 @pytest.mark.parametrize("videos", [5_000, 20_000])

@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
-from datasets_builder.build import build_dataset, load_source, plan_negatives
+from datasets_builder.build import build_dataset, plan_negatives
 from datasets_builder.synth import SynthConfig, write_source
 from datasets_builder.verify import verify_dataset
 from r2bench.cli import main
 from r2bench.errors import DatasetError, InfeasibleError
 from r2bench.refytvos import RefYTVOSRoot
+from r2bench.source import load_source
 
 SPEC_PAIR_KEYS = {"positive": ["pair_id", "label", "video", "source_video", "exp_id", "exp",
                                "obj_id"],
