@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from leaderboard.bootstrap import bootstrap_intervals
 from leaderboard.published import DATASET_NAMES, PAPER, PublishedRow, published_rows
-from leaderboard.records import Profile, Submission
+from leaderboard.records import Profile, ScoredSubmission
 from leaderboard.table import DAGGER, Cell, Column, Row, Table
 from r2bench.davis_stats import davis_tables
 from r2bench.errors import R2BenchError
@@ -77,7 +77,7 @@ def _davis_cells(results: dict) -> dict[str, Cell]:
     return {c.key: Cell(g[c.key]) for c in DAVIS_COLUMNS}
 
 
-def measured_row(sub: Submission, profile: Profile | None, opts: BoardOptions) -> Row:
+def measured_row(sub: ScoredSubmission, profile: Profile | None, opts: BoardOptions) -> Row:
     """The row of one scored submission."""
     s, why = sub.summary, measure_reasons(sub.results)
     intervals = (bootstrap_intervals(sub.results, opts.n_resamples, opts.seed)
@@ -125,7 +125,7 @@ def _notes(opts: BoardOptions, published: tuple[PublishedRow, ...]) -> tuple[str
     return tuple(notes)
 
 
-def build_leaderboard(subs: list[Submission], profiles: dict[int, Profile],
+def build_leaderboard(subs: list[ScoredSubmission], profiles: dict[int, Profile],
                       opts: BoardOptions = BoardOptions()) -> Table:
     """The leaderboard `Table`; ``profiles`` maps a submission's index to its profile."""
     rows = [measured_row(s, profiles.get(i), opts) for i, s in enumerate(subs)]

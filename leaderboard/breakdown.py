@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from leaderboard.bootstrap import metrics_from_sums, pair_sums
-from leaderboard.records import Submission
+from leaderboard.records import ScoredSubmission
 from leaderboard.table import Cell, Column, Row, Table
 from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
 from r2bench.refytvos import load_json, read_annotations
@@ -119,7 +119,7 @@ def group_scores(results: dict, groups: dict[str, str]) -> list[GroupScores]:
     return out
 
 
-def breakdown_table(subs: list[Submission], groups: dict[str, str], by: str) -> Table:
+def breakdown_table(subs: list[ScoredSubmission], groups: dict[str, str], by: str) -> Table:
     """One row per (submission, group); no best values (groups are not competitors)."""
     from leaderboard.board import COLUMNS, measure_reasons
 

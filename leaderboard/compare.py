@@ -11,19 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leaderboard.bootstrap import PairedDifference, compare_sums, video_sums
-from leaderboard.records import RecordError, Submission
+from leaderboard.records import RecordError, ScoredSubmission
 
 TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R"}
 
 
-def _same_dataset(a: Submission, b: Submission) -> bool:
+def _same_dataset(a: ScoredSubmission, b: ScoredSubmission) -> bool:
     ha, hb = a.results.get("dataset_sha256"), b.results.get("dataset_sha256")
     if ha and hb:
         return ha == hb
     return all(a.results.get(k) == b.results.get(k) for k in ("dataset", "split", "mode"))
 
 
-def check_comparable(a: Submission, b: Submission) -> None:
+def check_comparable(a: ScoredSubmission, b: ScoredSubmission) -> None:
     """Raise `RecordError` naming B unless A and B were scored on the same pairs."""
     if not _same_dataset(a, b):
         raise RecordError(b.path, f"scored on a different dataset than {a.path}: the two "
@@ -43,8 +43,8 @@ def check_comparable(a: Submission, b: Submission) -> None:
 
 @dataclass(frozen=True)
 class Comparison:
-    a: Submission
-    b: Submission
+    a: ScoredSubmission
+    b: ScoredSubmission
     n_videos: int
     n_pairs: int
     n_resamples: int
@@ -52,7 +52,7 @@ class Comparison:
     differences: list[PairedDifference]
 
 
-def compare(a: Submission, b: Submission, n_resamples: int = 10_000,
+def compare(a: ScoredSubmission, b: ScoredSubmission, n_resamples: int = 10_000,
             seed: int = 0) -> Comparison:
     """A against B over the same videos; raises `RecordError` if they are not comparable."""
     check_comparable(a, b)

@@ -25,7 +25,7 @@ class RecordError(R2BenchError):
 
 
 @dataclass(frozen=True)
-class Submission:
+class ScoredSubmission:
     """One scored submission: its results record and the names the tables show."""
 
     path: Path
@@ -95,14 +95,14 @@ def _name(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def load_record(path: str | os.PathLike) -> Submission | Profile:
+def load_record(path: str | os.PathLike) -> ScoredSubmission | Profile:
     """Read one results or profile file; anything else is a `RecordError` naming it."""
     path = Path(path)
     data = _read_json(path)
     kind = data.get("format") if isinstance(data, dict) else None
     if kind == RESULTS_FORMAT:
         res = _check_results(data, path)
-        return Submission(path, _name(res.get("method")) or path.stem,
+        return ScoredSubmission(path, _name(res.get("method")) or path.stem,
                           _name(res.get("backbone")), res)
     if kind == PROFILE_FORMAT:
         prof = _check_profile(data, path)
@@ -111,22 +111,22 @@ def load_record(path: str | os.PathLike) -> Submission | Profile:
                             f'"{RESULTS_FORMAT}" or "{PROFILE_FORMAT}")')
 
 
-def load_results(path: str | os.PathLike) -> Submission:
+def load_results(path: str | os.PathLike) -> ScoredSubmission:
     """Read one results file (a profile here is an error)."""
     rec = load_record(path)
-    if not isinstance(rec, Submission):
+    if not isinstance(rec, ScoredSubmission):
         raise RecordError(path, "a profile record, not results")
     return rec
 
 
-def load_records(paths: list[str | os.PathLike]) -> tuple[list[Submission], list[Profile]]:
+def load_records(paths: list[str | os.PathLike]) -> tuple[list[ScoredSubmission], list[Profile]]:
     """Results and profiles from ``paths``, each kind in the order given."""
     records = [load_record(p) for p in paths]
-    return ([r for r in records if isinstance(r, Submission)],
+    return ([r for r in records if isinstance(r, ScoredSubmission)],
             [r for r in records if isinstance(r, Profile)])
 
 
-def match_profiles(subs: list[Submission], profiles: list[Profile]) -> dict[int, Profile]:
+def match_profiles(subs: list[ScoredSubmission], profiles: list[Profile]) -> dict[int, Profile]:
     """Index of each submission -> its profile, matched by method name.
 
     A profile whose method names no submission, or more than one, is an error: its speed

@@ -21,7 +21,7 @@ from leaderboard import plots
 from leaderboard.board import BoardOptions, build_leaderboard
 from leaderboard.breakdown import category_groups, group_scores
 from leaderboard.gallery import GalleryItem, gallery, write_items
-from leaderboard.records import Profile, RecordError, Submission, match_profiles
+from leaderboard.records import Profile, RecordError, ScoredSubmission, match_profiles
 from leaderboard.render import TABLE_CSS, html_table
 from r2bench.dataset import EvalDataset, load_eval_dataset
 from r2bench.fileio import atomic_directory
@@ -54,7 +54,7 @@ class ReportConfig:
     thumb_width: int = 240      # pixels
 
 
-def _check_dataset(subs: list[Submission], ds: EvalDataset) -> None:
+def _check_dataset(subs: list[ScoredSubmission], ds: EvalDataset) -> None:
     """Each results file must have been scored on ``ds``."""
     digest = dataset_fingerprint(ds)
     for sub in subs:
@@ -63,7 +63,7 @@ def _check_dataset(subs: list[Submission], ds: EvalDataset) -> None:
             raise RecordError(sub.path, f"scored on a different dataset than {ds.path}")
 
 
-def _draw_plots(subs: list[Submission], ds: EvalDataset, folder: Path) -> None:
+def _draw_plots(subs: list[ScoredSubmission], ds: EvalDataset, folder: Path) -> None:
     names = [s.method for s in subs]
     pixels = {p.pair_id: len(p.frames) * p.size[0] * p.size[1] for p in ds.pairs}
     per_pair_j = [np.array([p["J"] for p in s.results["pairs"]
@@ -99,7 +99,7 @@ def _figures(items: list[GalleryItem], paths: list[str]) -> str:
     return '<div class="gallery">' + "".join(out) + "</div>"
 
 
-def _page(table_html: str, pos: str, neg: str, subs: list[Submission], ds: EvalDataset,
+def _page(table_html: str, pos: str, neg: str, subs: list[ScoredSubmission], ds: EvalDataset,
           preds: str) -> str:
     plot_html = "".join(f'<figure><img src="plots/{n}" alt="{html.escape(t)}">'
                         f"<figcaption>{html.escape(t)}</figcaption></figure>" for n, t in PLOTS)
@@ -132,7 +132,7 @@ video. The frame shown is the one with the largest predicted area.</p>
 """
 
 
-def write_report(subs: list[Submission], dataset: str | os.PathLike, preds: str | os.PathLike,
+def write_report(subs: list[ScoredSubmission], dataset: str | os.PathLike, preds: str | os.PathLike,
                  out: str | os.PathLike, split: str | None = None,
                  profiles: list[Profile] = (), cfg: ReportConfig = ReportConfig(),
                  overwrite: bool = False) -> Path:

@@ -163,7 +163,7 @@ def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,
              progress: bool = False) -> str:
     """The demo's leaderboard (markdown, beside the published R2-Youtube-VOS rows);
     everything is kept in ``out`` if given (it must not exist)."""
-    from leaderboard import BoardOptions, Submission, build_leaderboard, render
+    from leaderboard import BoardOptions, ScoredSubmission, build_leaderboard, render
 
     if out is not None:
         out = Path(out)
@@ -181,7 +181,8 @@ def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,
             rows = demo_steps(cfg, tmp, progress)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    subs = [Submission(Path(f"{name}.json"), name, res["backbone"], res) for name, res in rows]
+    subs = [ScoredSubmission(Path(f"{name}.json"), name, res["backbone"], res)
+            for name, res in rows]
     return render(build_leaderboard(subs, {}, BoardOptions(published=DEMO_PUBLISHED)), "md")
 
 
