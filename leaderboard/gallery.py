@@ -18,10 +18,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from r2bench.dataset import R2_META, EvalDataset, PairSpec
+from r2bench.dataset import EvalDataset, PairSpec
 from r2bench.errors import R2BenchError
 from r2bench.metrics import region_similarity
-from r2bench.refytvos import RefYTVOSRoot, load_json, read_annotations
+from r2bench.refytvos import RefYTVOSRoot, read_annotations
 from r2bench.submission import Submission, read_mask
 
 PRED_RGB = np.array([230, 30, 30], np.float32)
@@ -51,11 +51,7 @@ def worst_pairs(results: dict, n: int) -> tuple[list[dict], list[dict]]:
 
 def expressions(ds: EvalDataset) -> dict[str, str]:
     """pair_id -> the expression's text."""
-    if ds.mode == "r2":
-        meta = load_json(ds.path / R2_META, "R2 dataset description")
-        return {p["pair_id"]: p.get("exp", "") for p in meta["pairs"]}
-    videos = RefYTVOSRoot(ds.path, ds.split).load_videos()
-    return {f"{v}/{e}": x.exp for v, meta in videos.items() for e, x in meta.expressions.items()}
+    return {p.pair_id: p.exp for p in ds.pairs}
 
 
 def frames_root(ds: EvalDataset) -> RefYTVOSRoot:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from r2bench.dataset import R2_META, EvalDataset, PairSpec, load_eval_dataset
+from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
 from r2bench.errors import DatasetError
 from r2bench.measures import fmt_percent
 from r2bench.metrics import mean_or_none, robustness
@@ -37,10 +37,9 @@ VALUES = ("J", "F", "JF", "R", "JFR")
 def perturbation_path(dataset: EvalDataset) -> Path:
     """Where the dataset's perturb.json is: in a perturbed source root, or in the source an
     R2 dataset was built from."""
-    if dataset.mode == "rvos":
+    if dataset.r2 is None:
         return dataset.path / PERTURB_JSON
-    meta = load_json(dataset.path / R2_META, "R2 dataset description")
-    return Path(meta.get("source", "")) / PERTURB_JSON
+    return Path(dataset.r2.source) / PERTURB_JSON
 
 
 def load_perturbation(path: str | os.PathLike) -> dict:

@@ -43,7 +43,7 @@ from scipy.optimize import linear_sum_assignment
 from tqdm import tqdm
 
 from r2bench import __version__
-from r2bench.dataset import R2_META, load_eval_dataset
+from r2bench.dataset import is_r2_dataset, load_eval_dataset
 from r2bench.davis_stats import db_statistics
 from r2bench.errors import DatasetError, SubmissionError
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
@@ -260,7 +260,7 @@ def make_video_units(preds: str | os.PathLike, dataset: str | os.PathLike, split
                      allow_missing: bool, bound_th: float) -> tuple[list[VideoUnit], int]:
     """The videos to score, in dataset order, and how many prediction frames are missing."""
     preds, dataset = Path(preds), Path(dataset)
-    if (dataset / R2_META).exists():
+    if is_r2_dataset(dataset):
         raise DatasetError(dataset, "an R2 dataset: the ref-davis protocol scores a converted "
                                     "Ref-DAVIS17 root (--dataset ROOT --split valid)")
     root = RefYTVOSRoot(dataset, split)

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
+from r2bench.dataset import EvalDataset, is_r2_dataset, load_eval_dataset, read_r2_meta
 from r2bench.errors import SubmissionError
 from r2bench.fileio import atomic_path
 from r2bench.refytvos import load_json
@@ -89,10 +89,9 @@ def submission_dataset(dataset: str | os.PathLike, split: str | None) -> tuple[E
     positive root and, by default, its split).
     """
     dataset = Path(dataset)
-    if (dataset / R2_META).exists():
-        meta = load_json(dataset / R2_META, "R2 dataset description")
+    if is_r2_dataset(dataset):
         root = dataset / "positive"
-        split = meta.get("split") if split is None else split
+        split = read_r2_meta(dataset).split if split is None else split
     else:
         root = dataset
     ds = load_eval_dataset(root, split or "valid")

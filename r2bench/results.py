@@ -12,7 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from r2bench.dataset import R2_META, EvalDataset
+from r2bench.dataset import EvalDataset
 from r2bench.fileio import atomic_write_json
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.refytvos import RefYTVOSRoot
@@ -96,8 +96,8 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
 def dataset_fingerprint(dataset: EvalDataset) -> str:
     """sha256 of the file that defines the pairs (``r2_meta.json``, or the split's
     ``meta_expressions.json``): two results compare only when these agree."""
-    if dataset.mode == "r2":
-        path = dataset.path / R2_META
+    if dataset.r2 is not None:
+        path = dataset.r2.path
     else:
         path = RefYTVOSRoot(dataset.path, dataset.split).meta_expressions_path
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -45,9 +45,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from r2bench.dataset import R2_META
+from r2bench.dataset import is_r2_dataset, read_r2_meta
 from r2bench.errors import DatasetError, R2BenchError
-from r2bench.refytvos import RefYTVOSRoot, load_json
+from r2bench.refytvos import RefYTVOSRoot
 
 from .model import R2VOS
 from .postprocess import binarize, select_slot
@@ -92,7 +92,7 @@ def plan_groups(dataset: str | os.PathLike, split: str | None, out: str | os.Pat
                 ) -> list[Group]:
     """Every group of a dataset (R2 folder, or Ref-YTVOS root with ``split``), sorted."""
     dataset, out = Path(dataset), Path(out)
-    if (dataset / R2_META).exists():
+    if is_r2_dataset(dataset):
         return _plan_r2(dataset, split, out)
     if split is None:
         raise DatasetError(dataset, "not an R2 dataset (no r2_meta.json): give --split for a "
@@ -108,27 +108,17 @@ def plan_groups(dataset: str | os.PathLike, split: str | None, out: str | os.Pat
 
 
 def _plan_r2(dataset: Path, split: str | None, out: Path) -> list[Group]:
-    meta_path = dataset / R2_META
-    meta = load_json(meta_path, "R2 dataset description")
-    if not isinstance(meta, dict) or not isinstance(meta.get("pairs"), list) \
-            or not isinstance(meta.get("videos"), dict) or not isinstance(meta.get("split"), str):
-        raise DatasetError(meta_path, "not an R2 dataset description")
-    if split is not None and split != meta["split"]:
-        raise DatasetError(meta_path, f"--split {split} given, but the R2 dataset was built "
-                                      f"from split {meta['split']}")
-    root = RefYTVOSRoot(dataset / "positive", meta["split"])
+    meta = read_r2_meta(dataset)
+    if split is not None and split != meta.split:
+        raise DatasetError(meta.path, f"--split {split} given, but the R2 dataset was built "
+                                      f"from split {meta.split}")
+    root = RefYTVOSRoot(dataset / "positive", meta.split)
     items: dict[str, list[Item]] = {}
-    for p in meta["pairs"]:
-        try:
-            items.setdefault(p["video"], []).append(Item(p["exp"], out / p["pair_id"]))
-        except (TypeError, KeyError) as e:
-            raise DatasetError(meta_path, f"pairs: malformed entry ({e})") from None
+    for p in meta.pairs:
+        items.setdefault(p.video, []).append(Item(p.exp, out / p.pair_id))
     groups = []
     for vid, its in items.items():
-        v = meta["videos"].get(vid)
-        if not isinstance(v, dict) or not isinstance(v.get("frames"), list):
-            raise DatasetError(meta_path, f"videos.{vid}: missing or without frames")
-        frames = tuple(v["frames"])
+        frames = meta.videos[vid].frames
         paths = tuple(root.jpeg_path(vid, f) for f in frames)
         groups.append(Group(vid, frames, paths, tuple(its)))
     return sorted(groups, key=lambda g: g.video)
