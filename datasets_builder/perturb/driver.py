@@ -41,15 +41,14 @@ from tqdm import tqdm
 from datasets_builder.build import (
     LINK_MODES,
     check_frames,
-    dumps_r2_meta,
     linker,
 )
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
 from datasets_builder.perturb.draws import Draws
 from datasets_builder.seeds import derive_seed, rng_for
-from r2bench.by_perturbation import PERTURB_FORMAT, PERTURB_JSON
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
+from r2bench.perturb_record import PERTURB_FORMAT, PERTURB_JSON, dumps_perturb_record
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
 from r2bench.scoring import default_workers
 from r2bench.source import load_categories_file
@@ -358,6 +357,6 @@ def perturb_source(source: str | os.PathLike, split: str, out: str | os.PathLike
             shutil.copyfile(view.root.categories_path, tmp / split / "meta.json")
         _link_annotations(view, tmp, link)
         run_jobs(_jobs(view, record, tmp, link), workers, progress)
-        (tmp / PERTURB_JSON).write_bytes(dumps_r2_meta(record))   # one line per video
+        (tmp / PERTURB_JSON).write_bytes(dumps_perturb_record(record))
     log.info("perturbed source: %d videos in %s", len(record["videos"]), out)
     return PerturbResult(out, record)
