@@ -15,8 +15,8 @@ from leaderboard.records import Profile, ScoredSubmission
 from leaderboard.table import DAGGER, Cell, Column, Row, Table
 from r2bench.davis_stats import davis_tables
 from r2bench.errors import R2BenchError
+from r2bench.measures import MEASURES
 
-MEASURES = ("J", "F", "JF", "R", "JFR")
 COLUMNS = (
     Column("method", "Method", "Method", "text", None),
     Column("backbone", "Backbone", "Backbone", "text", None),

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METRICS = ("J", "F", "JF", "R", "JFR")
+from r2bench.measures import MEASURES
+
 SUM_FIELDS = ("J", "F", "n_positive", "positive_area", "negative_area")
 BLOCK = 256       # resamples drawn at a time: small blocks stay in cache (results do not
                   # depend on it: the draws are one stream)
@@ -86,7 +87,7 @@ def video_sums(results: dict) -> VideoSums:
 
 
 def metrics_from_sums(s: np.ndarray, has_jf: bool = True, has_r: bool = True) -> np.ndarray:
-    """(..., 5) summed SUM_FIELDS -> (..., 5) METRICS; NaN where a measure is undefined."""
+    """(..., 5) summed SUM_FIELDS -> (..., 5) MEASURES; NaN where a measure is undefined."""
     with np.errstate(divide="ignore", invalid="ignore"):
         j = s[..., 0] / s[..., 2]
         f = s[..., 1] / s[..., 2]
@@ -112,7 +113,7 @@ def _blocks(n: int):
 
 
 def bootstrap_metrics(vs: VideoSums, n_resamples: int, seed: int) -> np.ndarray:
-    """(n, 5) METRICS of n bootstrap resamples of the videos."""
+    """(n, 5) MEASURES of n bootstrap resamples of the videos."""
     rng = np.random.default_rng(seed)
     out = [metrics_from_sums(resample_counts(rng, n, len(vs.videos)) @ vs.sums,
                              vs.has_jf, vs.has_r) for n in _blocks(n_resamples)]
@@ -123,7 +124,7 @@ def _percentiles(samples: np.ndarray, level: float) -> dict[str, tuple[float, fl
     """Per metric (lo, hi), None where no resample defines it."""
     tail = 100 * (1 - level) / 2
     out = {}
-    for k, name in enumerate(METRICS):
+    for k, name in enumerate(MEASURES):
         col = samples[:, k]
         col = col[np.isfinite(col)]
         out[name] = None if col.size == 0 else tuple(
@@ -151,7 +152,7 @@ class PairedDifference:
 
 
 def paired_bootstrap(a: VideoSums, b: VideoSums, n_resamples: int, seed: int) -> np.ndarray:
-    """(n, 5) differences A - B of METRICS under the same video resamples."""
+    """(n, 5) differences A - B of MEASURES under the same video resamples."""
     rng = np.random.default_rng(seed)
     out = []
     for n in _blocks(n_resamples):
@@ -189,7 +190,7 @@ def compare_sums(a: VideoSums, b: VideoSums, n_resamples: int = 10_000, seed: in
     intervals = _percentiles(paired_bootstrap(a, b, n_resamples, seed), level)
     perm = permutation_diffs(a, b, n_resamples, seed + 1)
     out = []
-    for k, name in enumerate(METRICS):
+    for k, name in enumerate(MEASURES):
         d = observed[k]
         p = None
         if np.isfinite(d):

@@ -22,6 +22,7 @@ from leaderboard.bootstrap import metrics_from_sums, pair_sums
 from leaderboard.records import ScoredSubmission
 from leaderboard.table import Cell, Column, Row, Table
 from r2bench.dataset import EvalDataset, R2Meta, load_eval_dataset
+from r2bench.measures import MEASURES
 from r2bench.refytvos import read_annotations
 
 SIZE_BINS = ((0.01, "small"), (0.10, "medium"), (float("inf"), "large"))
@@ -113,7 +114,7 @@ def group_scores(results: dict, groups: dict[str, str]) -> list[GroupScores]:
         has_jf = all(p.get("J") is not None for p in pairs if p["label"] == "positive")
         m = metrics_from_sums(pair_sums(pairs), has_jf, has_r)
         values = {k: (float(v) if np.isfinite(v) else None)
-                  for k, v in zip(("J", "F", "JF", "R", "JFR"), m)}
+                  for k, v in zip(MEASURES, m)}
         out.append(GroupScores(g, sum(p["label"] == "positive" for p in pairs), values))
     return out
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2bench.errors import R2BenchError
-
-RESULTS_FORMAT = "r2bench/results"
-PROFILE_FORMAT = "r2bench/profile"
-SUMMARY_KEYS = ("J", "F", "JF", "R", "JFR")
+from r2bench.measures import MEASURES
+from r2bench.results import RESULTS_FORMAT
+from r2bench.timing import PROFILE_FORMAT
 
 
 class RecordError(R2BenchError):
@@ -72,7 +71,7 @@ def _check_results(data: dict, path: Path) -> dict:
     summary, pairs = data.get("summary"), data.get("pairs")
     if not isinstance(summary, dict) or not isinstance(pairs, list):
         raise RecordError(path, 'results without a "summary" object and a "pairs" list')
-    for key in SUMMARY_KEYS:
+    for key in MEASURES:
         if key not in summary or not (summary[key] is None or _is_number(summary[key])):
             raise RecordError(path, f'summary.{key}: expected a number or null')
     for p in pairs:

@@ -23,14 +23,13 @@ from pathlib import Path
 
 from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
 from r2bench.errors import DatasetError
-from r2bench.measures import fmt_percent
+from r2bench.measures import MEASURES, TITLES, fmt_percent, measure_values
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.perturb_record import PERTURB_JSON, PerturbRecord, read_perturb_record
 from r2bench.refytvos import load_json
-from r2bench.results import RESULTS_FORMAT, joint_scores
+from r2bench.results import RESULTS_FORMAT
 
 NONE = "none"                         # the group of pairs no perturbation touched
-VALUES = ("J", "F", "JF", "R", "JFR")
 
 
 def perturbation_path(dataset: EvalDataset) -> Path:
@@ -61,8 +60,7 @@ def group_values(pairs: list[dict], with_jf: bool, with_r: bool) -> dict:
     f = mean_or_none([p["F"] for p in pos]) if with_jf else None
     r = robustness(sum(p["area"] for p in neg), sum(p["area"] for p in pos)) \
         if with_r and pos else None
-    jf, jfr = joint_scores(j, f, r)
-    return {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr,
+    return {**measure_values(j, f, r),
             "n_positive": len(pos), "n_negative": len(neg)}
 
 
@@ -72,7 +70,7 @@ def _sort_key(name: str, order: list[str]) -> int:
 
 
 def _mean_values(rows: list[dict]) -> dict:
-    return {k: mean_or_none([r[k] for r in rows if r[k] is not None]) for k in VALUES}
+    return {k: mean_or_none([r[k] for r in rows if r[k] is not None]) for k in MEASURES}
 
 
 def _drop(clean: float | None, value: float | None) -> float | None:
@@ -116,7 +114,7 @@ def load_clean(path: str | os.PathLike) -> dict:
             or not isinstance(res.get("summary"), dict):
         raise DatasetError(path, f'not a results file ("format": "{RESULTS_FORMAT}" expected)')
     return {"results": os.fspath(Path(path).resolve()),
-            **{k: res["summary"].get(k) for k in VALUES}}
+            **{k: res["summary"].get(k) for k in MEASURES}}
 
 
 @dataclass(frozen=True)
@@ -153,31 +151,26 @@ def _severities(values: list) -> str:
     return ",".join([span, *named])
 
 
-def _drop_text(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
 def format_perturbation_table(section: dict) -> str:
     """One line per perturbation: values averaged over its severities (x100), the clean
     line first and the relative drops when the clean results were given."""
     clean = section.get("clean")
     names = [t["type"] for t in section["types"]] + (["clean"] if clean else [])
     width = max(len("perturbation"), *map(len, names))
-    cols = ["J", "F", "J&F", "R", "J&F&R"]
     head = (f"{'perturbation':<{width}}  {'sev':>5}  {'pos':>5}  {'neg':>5}  "
-            + "  ".join(f"{c:>6}" for c in cols))
+            + "  ".join(f"{c:>6}" for c in (TITLES[k] for k in MEASURES)))
     if clean:
         head += f"  {'drop J&F':>9}  {'drop J&F&R':>10}"
     lines = [head, "-" * len(head)]
     if clean:
         lines.append(f"{'clean':<{width}}  {'':>5}  {'':>5}  {'':>5}  "
-                     + "  ".join(f"{fmt_percent(clean[k]):>6}" for k in VALUES))
+                     + "  ".join(f"{fmt_percent(clean[k]):>6}" for k in MEASURES))
     for t in section["types"]:
         line = (f"{t['type']:<{width}}  {_severities(t['severities']):>5}  "
                 f"{t['n_positive']:>5}  {t['n_negative']:>5}  "
-                + "  ".join(f"{fmt_percent(t[k]):>6}" for k in VALUES))
+                + "  ".join(f"{fmt_percent(t[k]):>6}" for k in MEASURES))
         if clean:
-            line += (f"  {_drop_text(t['drop']['JF']):>9}  "
-                     f"{_drop_text(t['drop']['JFR']):>10}")
+            line += (f"  {fmt_percent(t['drop']['JF'], unit='%'):>9}  "
+                     f"{fmt_percent(t['drop']['JFR'], unit='%'):>10}")
         lines.append(line)
     return "\n".join(lines)

@@ -46,6 +46,7 @@ from r2bench import __version__
 from r2bench.dataset import is_r2_dataset, load_eval_dataset
 from r2bench.davis_stats import db_statistics
 from r2bench.errors import DatasetError, SubmissionError
+from r2bench.measures import measure_values
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, read_annotations
 from r2bench.results import RESULTS_FORMAT
@@ -321,8 +322,7 @@ def _mean(entries: list[dict], key: str) -> float | None:
 def _run_summary(run: int, entries: list[dict]) -> dict:
     """One run's values as davis2017-evaluation reports them: means over all objects."""
     j, f = _mean(entries, "J"), _mean(entries, "F")
-    return {"run": run, "name": RUN_NAMES[run], "J": j, "F": f,
-            "JF": None if j is None else (j + f) / 2, "R": None, "JFR": None,
+    return {"run": run, "name": RUN_NAMES[run], **measure_values(j, f, None),
             **{k: _mean(entries, k) for k in ("J_recall", "J_decay", "F_recall", "F_decay")},
             "n_objects": len(entries)}
 
@@ -342,8 +342,7 @@ def summarise_ref_davis(scores: list[ObjectScore], dataset: Path, preds: Path, s
                          "annotation frame of any video")
     if n_missing:
         warnings_.append(f"{n_missing} missing frames scored as empty masks (--allow-missing)")
-    summary = {"J": j, "F": f, "JF": None if j is None else (j + f) / 2, "R": None,
-               "JFR": None, "n_positive": len(pairs), "n_negative": 0,
+    summary = {**measure_values(j, f, None), "n_positive": len(pairs), "n_negative": 0,
                "n_frames": sum(p["frames"] for p in pairs), "n_missing_frames": n_missing}
     return {"format": RESULTS_FORMAT, "version": 1, "protocol": PROTOCOL,
             "dataset": os.fspath(dataset.resolve()), "submission": os.fspath(preds.resolve()),

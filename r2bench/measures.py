@@ -1,13 +1,37 @@
-"""Paper-style tables of results: values x100 with one decimal, '-' where not available."""
+"""The measures of a results record: their keys, their titles, and how they are printed.
+
+Keys, in the order every table shows them: J (region similarity), F (contour accuracy),
+JF (their mean), R (robustness to negative pairs), JFR (the harmonic combination of J&F and
+R). Values are fractions in [0, 1] (R may be negative); tables show them x100 with one
+decimal and '-' where not available.
+"""
 
 from __future__ import annotations
 
-COLUMNS = (("J", "J"), ("F", "F"), ("J&F", "JF"), ("R", "R"), ("J&F&R", "JFR"))
+MEASURES = ("J", "F", "JF", "R", "JFR")
+TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R"}
+COLUMNS = tuple((TITLES[k], k) for k in MEASURES)   # (title, key) of the summary table
 
 
-def fmt_percent(value: float | None) -> str:
-    """0.8531 -> '85.3'; None -> '-'."""
-    return "-" if value is None else f"{100 * value:.1f}"
+def joint_scores(j: float | None, f: float | None, r: float | None
+                 ) -> tuple[float | None, float | None]:
+    """(J&F, J&F&R) = ((J + F) / 2, (J + F + R) / 3), None where a part is None."""
+    jf = None if j is None or f is None else (j + f) / 2
+    jfr = None if jf is None or r is None else (j + f + r) / 3
+    return jf, jfr
+
+
+def measure_values(j: float | None, f: float | None, r: float | None) -> dict:
+    """The five measures from J, F and R, keyed and ordered as MEASURES."""
+    jf, jfr = joint_scores(j, f, r)
+    return {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr}
+
+
+def fmt_percent(value: float | None, sign: bool = False, unit: str = "") -> str:
+    """0.8531 -> '85.3' (``sign``: '+85.3'; ``unit="%"``: '85.3%'); None -> '-'."""
+    if value is None:
+        return "-"
+    return f"{100 * value:+.1f}{unit}" if sign else f"{100 * value:.1f}{unit}"
 
 
 def format_summary_table(rows: list[tuple[str, dict]]) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from r2bench.dataset import EvalDataset
 from r2bench.fileio import atomic_write_json
+from r2bench.measures import measure_values
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.refytvos import RefYTVOSRoot
 from r2bench.submission import Submission
@@ -43,14 +44,6 @@ class PairResult:
     F_decay: float | None = None
 
 
-def joint_scores(j: float | None, f: float | None, r: float | None
-                 ) -> tuple[float | None, float | None]:
-    """(J&F, J&F&R) = ((J + F) / 2, (J + F + R) / 3), None where a part is None."""
-    jf = None if j is None or f is None else (j + f) / 2
-    jfr = None if jf is None or r is None else (j + f + r) / 3
-    return jf, jfr
-
-
 def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
               n_missing: int, bound_th: float, version: str) -> dict:
     """Accumulate pair results into the results record."""
@@ -74,8 +67,7 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
     if n_missing:
         warnings.append(f"{plural(n_missing, 'missing frame')} scored as empty masks "
                         "(--allow-missing)")
-    jf, jfr = joint_scores(j, f, r)
-    summary = {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr,
+    summary = {**measure_values(j, f, r),
                "n_positive": len(pos), "n_negative": len(neg),
                "n_frames": sum(p.frames for p in pairs), "n_missing_frames": n_missing}
     return {

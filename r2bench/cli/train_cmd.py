@@ -13,6 +13,7 @@ import click
 
 from r2bench.cli.main import main, progress_enabled
 from r2bench.errors import R2BenchError
+from r2bench.measures import fmt_percent
 
 _SIGNAL_STATUS = {"SIGINT": 130, "SIGTERM": 143}
 
@@ -111,15 +112,12 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
     if result.checkpoint is not None:
         click.echo(f"{run}: step {result.step}, checkpoint {result.checkpoint}")
     for v in result.val[-1:]:
-        click.echo(f"validation after epoch {v['epoch']}: J&F {_pct(v['JF'])}, R {_pct(v['R'])}")
+        click.echo(f"validation after epoch {v['epoch']}: J&F {fmt_percent(v['JF'])}, "
+                   f"R {fmt_percent(v['R'])}")
     if result.stopped_by:
         click.echo(f"stopped by {result.stopped_by}; continue with the same command and "
                    f"--resume {run}", err=True)
         sys.exit(_SIGNAL_STATUS[result.stopped_by])
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
