@@ -31,7 +31,7 @@ from r2bench.constraints import build_constraints
 from r2bench.errors import InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import Expression, VideoMeta
-from r2bench.workers import default_workers, process_pool
+from r2bench.workers import process_pool, resolve_workers
 
 __all__ = [
     "CATEGORIES",
@@ -183,7 +183,7 @@ def write_source(out: str | os.PathLike, cfg: SynthConfig, overwrite: bool = Fal
     ``workers`` processes render and encode (default: one per CPU); the bytes do not depend
     on it, since every video has its own generator.
     """
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     names = frame_names(cfg.frames)
     splits = {s: sample_split(cfg, s) for s in SPLITS}
     total = sum(len(v) for v in splits.values())

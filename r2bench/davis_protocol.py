@@ -31,9 +31,7 @@ in the layout ReferFormer's Ref-DAVIS inference writes: ``anno_0`` .. ``anno_3/V
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
-import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +48,6 @@ from r2bench.measures import measure_values
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, read_annotations
 from r2bench.results import RESULTS_FORMAT
-from r2bench.scoring import default_workers
 from r2bench.submission import (
     Locator,
     check_complete,
@@ -58,6 +55,7 @@ from r2bench.submission import (
     read_index_mask,
     read_mask,
 )
+from r2bench.workers import imap, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -291,18 +289,10 @@ def _run_videos(units: list[VideoUnit], workers: int, progress: bool) -> list[Ob
     bar = tqdm(total=len(units), unit="video", desc="ref-davis", disable=not progress,
                dynamic_ncols=True, leave=False)
     with bar:
-        if workers <= 1 or len(units) <= 1:
-            per_video = []
-            for unit in units:
-                per_video.append(score_video(unit))
-                bar.update()
-        else:
-            ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                per_video = []
-                for scores in pool.map(score_video, units):
-                    per_video.append(scores)
-                    bar.update()
+        per_video = []
+        for scores in imap(score_video, units, workers):
+            per_video.append(scores)
+            bar.update()
     return [s for scores in per_video for s in scores]
 
 
@@ -362,7 +352,7 @@ def score_ref_davis(preds: str | os.PathLike, dataset: str | os.PathLike, split:
     """
     units, n_missing = make_video_units(preds, dataset, split, allow_missing, bound_th)
     jf_per_frame(np.zeros((1, 2, 8), bool), np.zeros((1, 2, 8), bool))  # compile before forking
-    scores = _run_videos(units, default_workers() if workers is None else workers, progress)
+    scores = _run_videos(units, resolve_workers(workers), progress)
     return summarise_ref_davis(scores, Path(dataset), Path(preds), split, n_missing, bound_th)
 
 

@@ -15,13 +15,10 @@ give the same bytes; the zip is written beside its destination and renamed into 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import io
 import logging
-import multiprocessing
 import os
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +37,7 @@ from r2bench.submission import (
     open_submission,
     read_mask,
 )
+from r2bench.workers import imap, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -133,27 +131,6 @@ def pack_entries(ds: EvalDataset, frames: dict) -> list[PackEntry]:
     return sorted(entries, key=lambda e: e.arcname)
 
 
-def _bounded_map(fn, chunks: list, workers: int) -> Iterator:
-    """``map(fn, chunks)`` in order over a process pool, at most 2 x workers chunks in flight,
-    so encoded frames never pile up in memory."""
-    if workers <= 1:
-        yield from map(fn, chunks)
-        return
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: list[cf.Future] = []
-        todo = iter(chunks)
-        for chunk in todo:
-            pending.append(pool.submit(fn, chunk))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            yield pending.pop(0).result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.submit(fn, nxt))
-
-
 def _zip_info(arcname: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(arcname, date_time=ZIP_DATE)
     info.create_system = 3                      # unix, whatever machine packs
@@ -177,18 +154,16 @@ def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: s
                     split: str | None = None, workers: int | None = None,
                     progress: bool = False) -> PackReport:
     """Check PREDS against the split's meta and write the server zip ``out`` atomically."""
-    from r2bench.scoring import default_workers
-
     ds, left_out = submission_dataset(dataset, split)
     sub = open_submission(positive_predictions(preds), ds)
     _check_every_frame(sub, ds)
     entries = pack_entries(ds, sub.frames)
     chunks = [tuple(entries[i:i + CHUNK_FRAMES]) for i in range(0, len(entries), CHUNK_FRAMES)]
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf, \
             tqdm(total=len(entries), unit="frame", desc="pack", disable=not progress,
                  dynamic_ncols=True, leave=False) as bar:
-        for encoded in _bounded_map(encode_chunk, chunks, workers):
+        for encoded in imap(encode_chunk, chunks, workers):
             for arcname, data in encoded:
                 zf.writestr(_zip_info(arcname), data)
             bar.update(len(encoded))

@@ -22,11 +22,9 @@ number of workers, the order of the work or PYTHONHASHSEED.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import io
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import sys
@@ -50,9 +48,9 @@ from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.perturb_record import PERTURB_FORMAT, PERTURB_JSON, dumps_perturb_record
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
-from r2bench.scoring import default_workers
 from r2bench.source import load_categories_file
 from r2bench.synonyms import CategoryNamer
+from r2bench.workers import imap_unordered, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -218,25 +216,14 @@ def warm_kernels() -> None:
 
 def run_jobs(jobs: list[VideoJob], workers: int | None, progress: bool) -> None:
     """Every job over a process pool (inline for one worker)."""
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     total = sum(len(j.outputs) for j in jobs)
     with tqdm(total=total, unit="frame", desc="perturb", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                bar.update(render_video(job))
-            return
-        warm_kernels()
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(render_video, job) for job in jobs]
-            try:
-                for fut in cf.as_completed(futures):
-                    bar.update(fut.result())
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
+        if workers > 1 and len(jobs) > 1:
+            warm_kernels()
+        for _, frames in imap_unordered(render_video, jobs, workers):
+            bar.update(frames)
 
 
 @dataclass(frozen=True)
