@@ -16,8 +16,8 @@ N) and the decisions are made over the whole video, not per clip:
 
 - slot: the query with the highest sigmoid score averaged over *all* frames of the video
   (per-clip sums are accumulated), which is the whole-video rule;
-- pair decision: the frame-weighted mean over clips of sigmoid(pair logit), >= 0.5 empties
-  every mask of the video;
+- pair decision: the frame-weighted mean over clips of sigmoid(pair logit), at or above the
+  checkpoint's pair threshold (0.5), empties every mask of the video;
 - each clip's mask logits for all queries wait in a temporary file on disk until the slot is
   known. With one clip (N >= video length) the result equals ``window=None`` exactly.
 
@@ -50,7 +50,7 @@ from r2bench.errors import DatasetError, R2BenchError
 from r2bench.refytvos import RefYTVOSRoot
 
 from .model import R2VOS
-from .postprocess import binarize, select_slot
+from .postprocess import PostProcess
 from .preprocess import preprocess_image
 
 log = logging.getLogger(__name__)
@@ -183,13 +183,12 @@ class _Accumulator:
             pair = out["pred_pair"].float().sigmoid().double().cpu().numpy()
             self.pair[sl] += pair * len(window)
 
-    def decide(self, i: int) -> tuple[int, bool]:
+    def decide(self, i: int, post: PostProcess) -> tuple[int, bool]:
         """(slot, unrelated) of caption i over the whole video."""
         means = self.single[i] if self.single is not None else torch.from_numpy(
             self.scores[i] / self.t)
-        slot = select_slot(means)
-        unrelated = self.has_pair and self.pair[i] / self.t >= 0.5
-        return slot, bool(unrelated)
+        slot = post.slot(means)
+        return slot, post.unrelated(self.pair[i] / self.t if self.has_pair else None)
 
 
 class ReferenceRunner:
@@ -198,10 +197,14 @@ class ReferenceRunner:
     def __init__(self, model: R2VOS, short_side: int, cfg: InferenceConfig,
                  out_root: str | os.PathLike):
         self.model, self.short_side, self.cfg = model, short_side, cfg
+        self.post = PostProcess(model.cfg.postprocess)
         self.device = torch.device(cfg.device)
         self.out_root = Path(out_root)
         self.tmp_prefix = f".r2bench-run-{cfg.rank}-"
-        for stale in self.out_root.glob(self.tmp_prefix + "*"):  # left by a killed run
+
+    def clear_stale(self) -> None:
+        """Remove the staging folders a killed run of this rank left in PREDS."""
+        for stale in self.out_root.glob(self.tmp_prefix + "*"):
             shutil.rmtree(stale, ignore_errors=True)
 
     def _autocast(self):
@@ -257,7 +260,7 @@ class ReferenceRunner:
 
     def _write(self, item: Item, frames: tuple[str, ...], acc: _Accumulator, i: int,
                size: tuple[int, int], tmp: Path) -> None:
-        slot, unrelated = acc.decide(i)
+        slot, unrelated = acc.decide(i, self.post)
         staging = tmp / f"item{i}"
         staging.mkdir()
         empty = None
@@ -268,7 +271,7 @@ class ReferenceRunner:
                 mask_img = empty
             else:
                 logits = torch.from_numpy(np.asarray(acc.logits[i, t, slot]))[None]
-                mask = binarize(logits, size)[0].numpy()
+                mask = self.post.masks(logits, size)[0].numpy()
                 mask_img = Image.fromarray(mask.astype(np.uint8) * np.uint8(255), mode="L")
             mask_img.save(staging / f"{frame}.png")
         item.out.parent.mkdir(parents=True, exist_ok=True)
@@ -330,11 +333,12 @@ def run_reference(dataset: str | os.PathLike, split: str | None, model: R2VOS,
     and captions skipped as already done."""
     from tqdm import tqdm
 
-    check_writable(out)
-    groups = my_groups(plan_groups(dataset, split, out), cfg)
     if cfg.precision != "fp32" and not cfg.device.startswith("cuda"):
         raise R2BenchError(None, f"--precision {cfg.precision} needs a CUDA device")
+    groups = my_groups(plan_groups(dataset, split, out), cfg)   # reads and checks the dataset
+    check_writable(out)                                          # then PREDS is created
     runner = ReferenceRunner(model, short_side, cfg, out)
+    runner.clear_stale()
     total = sum(len(g.items) for g in groups)
     written = 0
     bar = tqdm(total=total, unit="caption", desc="run-reference", disable=not progress,
