@@ -25,8 +25,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from datasets_builder.seeds import rng_for
 from r2bench.refytvos import VideoMeta
+from r2bench.seeds import rng_for
 from r2bench.synonyms import CategoryNamer, category_terms, plural
 
 OBJECT_CONSTRAINT = ("each negative pair is its own video with an edited expression: every "

@@ -16,7 +16,7 @@ perturbation, its severity and its seed. It is written to a temporary folder and
 
 Seeds: video v's seed is derived from (seed, v), an expression's from (video seed, its id),
 a frame's from (video seed, its index), a static layer's from (video seed, severity), all
-with numpy's SeedSequence (`datasets_builder.seeds`), so the bytes do not depend on the
+with numpy's SeedSequence (`r2bench.seeds`), so the bytes do not depend on the
 number of workers, the order of the work or PYTHONHASHSEED.
 """
 
@@ -43,11 +43,11 @@ from datasets_builder.build import (
 )
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
 from datasets_builder.perturb.draws import Draws
-from datasets_builder.seeds import derive_seed, rng_for
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.perturb_record import PERTURB_FORMAT, PERTURB_JSON, dumps_perturb_record
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
+from r2bench.seeds import derive_seed, rng_for
 from r2bench.source import load_categories_file
 from r2bench.synonyms import CategoryNamer
 from r2bench.workers import imap_unordered, resolve_workers
