@@ -31,6 +31,7 @@ from r2bench.constraints import build_constraints
 from r2bench.errors import InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import Expression, VideoMeta
+from r2bench.seeds import stream
 from r2bench.workers import process_pool, resolve_workers
 
 __all__ = [
@@ -95,8 +96,8 @@ def _video_ids(rng: np.random.Generator, n: int) -> list[str]:
 def _sample_once(cfg: SynthConfig, split: str, attempt: int) -> list[SynthVideo]:
     key = [cfg.seed, SPLITS.index(split), attempt]
     out = []
-    for i, vid in enumerate(_video_ids(np.random.default_rng(key), cfg.count(split))):
-        rng = np.random.default_rng(key + [i])
+    for i, vid in enumerate(_video_ids(stream(*key), cfg.count(split))):
+        rng = stream(*key, i)
         scene = sample_scene(rng, cfg.height, cfg.width, cfg.frames)
         exps = sample_expressions(rng, scene.objects, min(cfg.height, cfg.width))
         out.append(SynthVideo(vid, scene, tuple(exps)))

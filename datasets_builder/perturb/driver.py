@@ -47,7 +47,7 @@ from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.perturb_record import PERTURB_FORMAT, PERTURB_JSON, dumps_perturb_record
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
-from r2bench.seeds import derive_seed, rng_for
+from r2bench.seeds import derive_seed, rng_for, stream
 from r2bench.source import load_categories_file
 from r2bench.synonyms import CategoryNamer
 from r2bench.workers import imap_unordered, resolve_workers
@@ -121,7 +121,7 @@ def plan_expression(video_seed: int, exp_id: str, text: str, cfg: PerturbConfig,
                     namer: CategoryNamer | None) -> dict:
     """One expression's record: its perturbation, severity, seed and perturbed text."""
     seed = derive_seed(video_seed, "expression", exp_id)
-    rng = np.random.default_rng(seed)
+    rng = stream(seed)
     kind = str(rng.choice(cfg.text_types))
     severity = _severity(rng, cfg)
     protected = [(m.start, m.end) for m in namer.matches(text)] if namer else []
