@@ -37,7 +37,7 @@ from datasets_builder.matching import negative_matching
 from datasets_builder.verify import VerifyReport, verify_dataset
 from r2bench.constraints import CONSTRAINT, Constraints, build_constraints
 from r2bench.dataset import R2_FORMAT, R2_META
-from r2bench.errors import DatasetError, InfeasibleError
+from r2bench.errors import DatasetError, InfeasibleError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json_rows
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size
 from r2bench.source import SourceSplit, load_source
@@ -159,16 +159,17 @@ def linker(mode: str, resolved: bool = False) -> Callable[[str | Path, str | Pat
     are made absolute unless the caller's sources already are (``resolved``; `_write_roots`
     resolves the source split once: 80,000 realpath calls cost more than the links), so an
     output may be moved but its source may not."""
+    check_link_mode(mode)
     if mode == "symlink":
         return os.symlink if resolved else (
             lambda src, dst: os.symlink(os.path.realpath(src), dst))
-    if mode == "symlink":
-        return os.symlink
-    if mode == "hardlink":
-        return os.link
-    if mode == "copy":
-        return shutil.copyfile
-    raise ValueError(f"unknown link mode {mode!r}")
+    return os.link if mode == "hardlink" else shutil.copyfile
+
+
+def check_link_mode(mode: str) -> None:
+    """``mode`` is one of LINK_MODES, else a one-line R2BenchError."""
+    if mode not in LINK_MODES:
+        raise R2BenchError(None, f"--link {mode}: expected one of {', '.join(LINK_MODES)}")
 
 
 def _root_expressions(meta: dict, label: str) -> dict[str, dict[str, dict]]:
@@ -261,8 +262,10 @@ def build_dataset(source: str | os.PathLike, split: str, out: str | os.PathLike,
                   overwrite: bool = False, progress: bool = False,
                   strategy: str = "random") -> BuildResult:
     """Build the R2 dataset of ``source``/``split`` at ``out``; nothing is written on error."""
-    if link not in LINK_MODES or strategy not in STRATEGIES:
-        raise ValueError(f"link must be one of {LINK_MODES}, strategy one of {STRATEGIES}")
+    check_link_mode(link)
+    if strategy not in STRATEGIES:
+        raise R2BenchError(None, f"--strategy {strategy}: expected one of "
+                                 f"{', '.join(STRATEGIES)}")
     out = Path(out)
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from datasets_builder.build import LINK_MODES, link_frames, linker
+from datasets_builder.build import check_link_mode, link_frames, linker
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import RefYTVOSRoot, load_json, parse_meta_expressions
@@ -98,8 +98,7 @@ def make_holdout(source: str | os.PathLike, split: str, out: str | os.PathLike,
                  fraction: float = 0.1, seed: int = 0, link: str = "symlink",
                  overwrite: bool = False, progress: bool = False) -> HoldoutReport:
     """Split ``source``/``split`` by whole videos into OUT's ``valid`` and ``train``."""
-    if link not in LINK_MODES:
-        raise ValueError(f"link must be one of {LINK_MODES}")
+    check_link_mode(link)
     out = Path(out)
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")

@@ -26,7 +26,8 @@ when complete, so a finished ``EXP_ID`` folder is whole; a rerun skips those and
 rest. Videos are spread over processes by index (``rank::world_size``), so any number of
 processes writes the same files as one.
 
-Legend: E captions of a group, T frames, Q queries, h x w mask size (stride 4).
+Legend: E captions of a group, B captions of a batch, T frames, n frames of a clip, Q queries,
+K classes of the score head, h x w mask size (stride 4).
 """
 
 from __future__ import annotations
@@ -153,14 +154,14 @@ class _Accumulator:
     """Per caption of a group: summed frame scores, frame-weighted pair probability, and the
     mask logits of every query (in memory for one clip, in a temporary file for several)."""
 
-    def __init__(self, e: int, t: int, q: int, k: int, hw: tuple[int, int],
-                 spill: Path | None):
-        shape = (e, t, q, *hw)
-        self.scores = np.zeros((e, q, k), np.float64)
+    def __init__(self, captions: int, frames: int, queries: int, classes: int,
+                 mask_size: tuple[int, int], spill: Path | None):
+        shape = (captions, frames, queries, *mask_size)   # [E, T, Q, h, w]
+        self.scores = np.zeros((captions, queries, classes), np.float64)   # [E, Q, K] sums
         self.single: torch.Tensor | None = None  # [E, Q, K] frame means when one clip is all
-        self.pair = np.zeros(e, np.float64)
+        self.pair = np.zeros(captions, np.float64)   # [E] frame-weighted sigmoid(pair) sums
         self.has_pair = False
-        self.t = t
+        self.t = frames
         if spill is None:
             self.logits = np.empty(shape, np.float32)
         else:

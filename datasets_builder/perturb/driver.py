@@ -37,8 +37,8 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from datasets_builder.build import (
-    LINK_MODES,
     check_frames,
+    check_link_mode,
     linker,
 )
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
@@ -327,8 +327,7 @@ def perturb_source(source: str | os.PathLike, split: str, out: str | os.PathLike
                    categories: str | os.PathLike | None = None, overwrite: bool = False,
                    workers: int | None = None, progress: bool = False) -> PerturbResult:
     """Write the perturbed copy of ``source``/``split`` at ``out``; nothing on error."""
-    if link not in LINK_MODES:
-        raise ValueError(f"link must be one of {LINK_MODES}")
+    check_link_mode(link)
     out = Path(out)
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")

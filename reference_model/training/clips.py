@@ -146,8 +146,3 @@ def _global_indices(rng: np.random.Generator, n: int, idx: list[int], k: int) ->
     if n >= k:
         return rng.choice(n, k, replace=False).tolist()
     return rng.choice(n, k - n, replace=k > 2 * n).tolist() + list(range(n))
-
-
-def epoch_steps(n_samples: int, batch_size: int) -> int:
-    """Steps of one epoch: whole global batches only (the last partial one is dropped)."""
-    return n_samples // batch_size

@@ -392,3 +392,16 @@ def test_cli_verify_bad_input(tmp_path):
     (tmp_path / "r2_meta.json").write_text('{"format": "something else"}')
     r = _run("verify-dataset", tmp_path)
     assert r.exit_code == 2 and "not an R2 dataset" in r.output
+
+
+@pytest.mark.parametrize("make", ["build", "perturb", "holdout"])
+def test_an_unknown_link_mode_is_the_projects_error_and_writes_nothing(synth_source, tmp_path,
+                                                                        make):
+    from datasets_builder.holdout import make_holdout
+    from datasets_builder.perturb.driver import perturb_source
+    from r2bench.errors import R2BenchError
+
+    run = {"build": build_dataset, "perturb": perturb_source, "holdout": make_holdout}[make]
+    with pytest.raises(R2BenchError, match="--link bogus: expected one of symlink, hardlink"):
+        run(synth_source, "valid", tmp_path / "out", link="bogus")
+    assert not (tmp_path / "out").exists()
