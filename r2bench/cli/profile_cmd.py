@@ -77,10 +77,21 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
     p90), peak memory, parameters and a per-part breakdown. With --scoring, time the scorer:
     J+F per frame against the plain port of the official code, and scoring against
     decoding only."""
+    progress = progress_enabled(quiet)
     if scoring:
         _profile_scoring(dataset, preds, workers, 1 if warmup is None else warmup, iters or 5,
-                         out, progress_enabled(quiet))
+                         out, progress)
         return
+    _profile_model(config_name, checkpoint, text_dir, variant, compare, name, seed, out, progress,
+                   size=size, window=window, output_size=output_size, device=device,
+                   precision=precision, compile=do_compile, channels_last=channels_last,
+                   warmup=3 if warmup is None else warmup, iters=iters or 20,
+                   breakdown_iters=breakdown_iters, threads=threads)
+
+
+def _profile_model(config_name, checkpoint, text_dir, variant, compare, name, seed, out,
+                   progress, **timing) -> None:
+    """The model profile: ``timing`` holds the ProfileConfig fields the options set."""
     from r2bench.cli.model_extra import quiet_hf
     from reference_model.profiling import (
         ProfileConfig,
@@ -93,30 +104,27 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
     )
 
     quiet_hf()
-    if do_compile:  # graph breaks are expected (shapes read as Python ints); not news
+    if timing["compile"]:  # graph breaks are expected (shapes read as Python ints); not news
         import logging
 
         import torch
 
         torch._logging.set_logs(dynamo=logging.ERROR)
-    cfg = ProfileConfig(size=size, window=window, output_size=output_size, device=device,
-                        precision=precision, compile=do_compile, channels_last=channels_last,
-                        warmup=3 if warmup is None else warmup, iters=iters or 20,
-                        breakdown_iters=breakdown_iters,
-                        threads=threads, seed=seed)
-    check_device(device)
+    cfg = ProfileConfig(seed=seed, **timing)
+    check_device(cfg.device)
     with tempfile.TemporaryDirectory(prefix="r2bench-profile-") as work:
         model, provenance = load_profiled_model(config_name, work, checkpoint, text_dir,
                                                 cfg.caption, seed)
         variants = ["r2", "baseline"] if compare else [variant]
         models = {v: model_variant(model, v) for v in variants}
-        record = profile(models, cfg, provenance, name, progress_enabled(quiet))
+        record = profile(models, cfg, provenance, name, progress)
     click.echo(format_profile(record))
     if out:
         write_profile(out, record)
 
 
 def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> None:
+    """The scoring profile (r2bench.scoring_profile)."""
     from r2bench.fileio import atomic_write_json
     from r2bench.scoring_profile import format_scoring_profile, profile_scoring
 
