@@ -15,16 +15,12 @@ from leaderboard.records import Profile, ScoredSubmission
 from leaderboard.table import DAGGER, Cell, Column, Row, Table
 from r2bench.davis_stats import davis_tables
 from r2bench.errors import R2BenchError
-from r2bench.measures import MEASURES
+from r2bench.measures import LATEX, MEASURES, TITLES
 
 COLUMNS = (
     Column("method", "Method", "Method", "text", None),
     Column("backbone", "Backbone", "Backbone", "text", None),
-    Column("J", "J", r"$\mathcal{J}$"),
-    Column("F", "F", r"$\mathcal{F}$"),
-    Column("JF", "J&F", r"$\mathcal{J}\&\mathcal{F}$"),
-    Column("R", "R", r"$\mathcal{R}$"),
-    Column("JFR", "J&F&R", r"$\mathcal{J}\&\mathcal{F}\&\mathcal{R}$"),
+    *(Column(k, TITLES[k], LATEX[k]) for k in MEASURES),
     Column("fps", "FPS", "FPS", "number"),
 )
 # davis2017-evaluation's columns; J-Mean and F-Mean are J and F above.

@@ -1,15 +1,17 @@
 """The measures of a results record: their keys, their titles, and how they are printed.
 
 Keys, in the order every table shows them: J (region similarity), F (contour accuracy),
-JF (their mean), R (robustness to negative pairs), JFR (the harmonic combination of J&F and
-R). Values are fractions in [0, 1] (R may be negative); tables show them x100 with one
-decimal and '-' where not available.
+JF (their mean), R (robustness to negative pairs), JFR (the mean of J, F and R). Values are
+fractions (at most 1; R may be negative); tables show them x100 with one decimal and '-'
+where not available.
 """
 
 from __future__ import annotations
 
 MEASURES = ("J", "F", "JF", "R", "JFR")
 TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R"}
+LATEX = {"J": r"$\mathcal{J}$", "F": r"$\mathcal{F}$", "JF": r"$\mathcal{J}\&\mathcal{F}$",
+         "R": r"$\mathcal{R}$", "JFR": r"$\mathcal{J}\&\mathcal{F}\&\mathcal{R}$"}
 COLUMNS = tuple((TITLES[k], k) for k in MEASURES)   # (title, key) of the summary table
 
 
