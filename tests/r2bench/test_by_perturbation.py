@@ -14,6 +14,7 @@ from r2data import write_preds, write_r2
 from r2bench.by_perturbation import format_perturbation_table, summarise_by_perturbation
 from r2bench.cli import main
 from r2bench.dataset import EvalDataset, PairSpec
+from r2bench.errors import DatasetError
 from r2bench.perturb_record import PerturbRecord, parse_perturb_record
 
 # Videos A..D; negatives A->B, B->C, C->D, D->A. A: fog 3 (visual only), B: misspell 2 on
@@ -147,3 +148,28 @@ def test_plain_source_pairs_are_grouped_by_their_video_and_expression():
         ("grammar", 1): 1}
     assert all(g["R"] is None for g in section["groups"])
     assert group(section, "fog", 3)["JF"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda r: r.update(format="other"), "not a perturbation record"),
+    (lambda r: r["videos"]["A"].update(visual={"type": "fog"}),
+     "videos.A.visual: expected null or a type and a severity"),
+    (lambda r: r["videos"]["B"].pop("expressions"), "videos.B: expected its visual"),
+])
+def test_a_malformed_perturbation_record_is_one_line_naming_it(tmp_path, break_it, message):
+    from r2bench.perturb_record import read_perturb_record
+
+    record = json.loads(json.dumps(RECORD))
+    break_it(record)
+    path = tmp_path / "perturb.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(DatasetError) as e:
+        read_perturb_record(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
+
+
+def test_the_typed_record_reads_what_the_groups_need():
+    rec = _record()
+    assert rec.types == ("gaussian_noise", "fog", "misspell", "grammar")
+    assert rec.videos["A"].visual.type == "fog" and rec.videos["A"].expressions["0"] is None
+    assert rec.videos["C"].expressions["0"].severity == 5
