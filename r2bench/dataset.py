@@ -137,11 +137,16 @@ def _gt_status(root: RefYTVOSRoot, pairs: list[PairSpec], meta_path: Path) -> st
     return None
 
 
-def _load_rvos(path: Path, split: str | None) -> EvalDataset:
+def plain_root(path: str | os.PathLike, split: str | None) -> RefYTVOSRoot:
+    """The Ref-Youtube-VOS layout root at ``path`` (not an R2 dataset) and its ``split``."""
     if split is None:
         raise DatasetError(path, "not an R2 dataset (no r2_meta.json): give --split for a "
                                  "Ref-Youtube-VOS layout root")
-    root = RefYTVOSRoot(path, split)
+    return RefYTVOSRoot(path, split)
+
+
+def _load_rvos(path: Path, split: str | None) -> EvalDataset:
+    root = plain_root(path, split)
     videos = root.load_videos()
     pairs = []
     for vid, meta in videos.items():

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from r2bench.dataset import is_r2_dataset, read_r2_meta
+from r2bench.dataset import is_r2_dataset, plain_root, read_r2_meta
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.refytvos import RefYTVOSRoot
 
@@ -95,10 +95,7 @@ def plan_groups(dataset: str | os.PathLike, split: str | None, out: str | os.Pat
     dataset, out = Path(dataset), Path(out)
     if is_r2_dataset(dataset):
         return _plan_r2(dataset, split, out)
-    if split is None:
-        raise DatasetError(dataset, "not an R2 dataset (no r2_meta.json): give --split for a "
-                                    "Ref-Youtube-VOS layout root")
-    root = RefYTVOSRoot(dataset, split)
+    root = plain_root(dataset, split)
     groups = []
     for vid, meta in root.load_videos().items():
         items = tuple(Item(e.exp, out / vid / eid) for eid, e in meta.expressions.items())
