@@ -32,14 +32,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets_builder.constraints import CONSTRAINT, Constraints, build_constraints
 from datasets_builder.hard_negatives import OBJECT_CONSTRAINT, HardNegatives, plan_object_negatives
 from datasets_builder.matching import negative_matching
 from datasets_builder.verify import VerifyReport, verify_dataset
+from r2bench.constraints import CONSTRAINT, Constraints, build_constraints
 from r2bench.dataset import R2_FORMAT, R2_META
-from r2bench.errors import DatasetError, InfeasibleError
+from r2bench.errors import DatasetError, InfeasibleError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json_rows
-from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json, parse_categories
+from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size
+from r2bench.source import SourceSplit, load_source
 from r2bench.wording import plural
 
 log = logging.getLogger(__name__)
@@ -47,54 +48,6 @@ log = logging.getLogger(__name__)
 LINK_MODES = ("symlink", "hardlink", "copy")
 STRATEGIES = ("random", "object")
 _NAMED = 5   # unplaceable videos named in the error message
-
-
-@dataclass(frozen=True)
-class SourceSplit:
-    """A validated source split: its videos and each video's objects' categories."""
-
-    root: RefYTVOSRoot
-    videos: dict[str, VideoMeta]
-    objects: dict[str, dict[str, str]]      # VID -> OBJ_ID -> category
-    categories_path: Path
-
-
-def load_categories_file(path: str | os.PathLike) -> dict[str, dict[str, str]]:
-    """Categories from a Youtube-VOS ``meta.json`` or a plain ``{VID: {OBJ_ID: category}}``.
-
-    The plain form is DAVIS's ``davis_semantics.json``, for Ref-DAVIS17.
-    """
-    path = Path(path)
-    data = load_json(path, "categories file")
-    if isinstance(data, dict) and isinstance(data.get("videos"), dict):
-        return parse_categories(data, path)
-    if isinstance(data, dict) and all(
-            isinstance(objs, dict) and all(isinstance(c, str) for c in objs.values())
-            for objs in data.values()):
-        return {str(v): {str(o): c for o, c in objs.items()} for v, objs in data.items()}
-    raise DatasetError(path, 'expected a Youtube-VOS meta.json ({"videos": {VID: {"objects": '
-                             '...}}}) or {VID: {OBJ_ID: category}}')
-
-
-def load_source(source: str | os.PathLike, split: str,
-                categories: str | os.PathLike | None = None) -> SourceSplit:
-    """Read and cross-check a source split's expressions and categories."""
-    root = RefYTVOSRoot(source, split)
-    videos = root.load_videos()
-    if not videos:
-        raise DatasetError(root.meta_expressions_path, "no videos")
-    cat_path = root.categories_path if categories is None else Path(categories)
-    objects = root.load_categories() if categories is None else load_categories_file(cat_path)
-    for vid, meta in videos.items():
-        if vid not in objects:
-            raise DatasetError(cat_path, f"no categories for video {vid} "
-                                         f"(listed in {root.meta_expressions_path})")
-        for eid, exp in meta.expressions.items():
-            if exp.obj_id is not None and exp.obj_id not in objects[vid]:
-                raise DatasetError(root.meta_expressions_path,
-                                   f"videos.{vid}.expressions.{eid}: obj_id {exp.obj_id} is "
-                                   f"not an object of {vid} in {cat_path}")
-    return SourceSplit(root, videos, {v: objects[v] for v in videos}, cat_path)
 
 
 def _infeasible(src: SourceSplit, c: Constraints, match: np.ndarray) -> InfeasibleError:
@@ -206,16 +159,17 @@ def linker(mode: str, resolved: bool = False) -> Callable[[str | Path, str | Pat
     are made absolute unless the caller's sources already are (``resolved``; `_write_roots`
     resolves the source split once: 80,000 realpath calls cost more than the links), so an
     output may be moved but its source may not."""
+    check_link_mode(mode)
     if mode == "symlink":
         return os.symlink if resolved else (
             lambda src, dst: os.symlink(os.path.realpath(src), dst))
-    if mode == "symlink":
-        return os.symlink
-    if mode == "hardlink":
-        return os.link
-    if mode == "copy":
-        return shutil.copyfile
-    raise ValueError(f"unknown link mode {mode!r}")
+    return os.link if mode == "hardlink" else shutil.copyfile
+
+
+def check_link_mode(mode: str) -> None:
+    """``mode`` is one of LINK_MODES, else a one-line R2BenchError."""
+    if mode not in LINK_MODES:
+        raise R2BenchError(None, f"--link {mode}: expected one of {', '.join(LINK_MODES)}")
 
 
 def _root_expressions(meta: dict, label: str) -> dict[str, dict[str, dict]]:
@@ -310,8 +264,10 @@ def build_dataset(source: str | os.PathLike, split: str, out: str | os.PathLike,
                   overwrite: bool = False, progress: bool = False,
                   strategy: str = "random") -> BuildResult:
     """Build the R2 dataset of ``source``/``split`` at ``out``; nothing is written on error."""
-    if link not in LINK_MODES or strategy not in STRATEGIES:
-        raise ValueError(f"link must be one of {LINK_MODES}, strategy one of {STRATEGIES}")
+    check_link_mode(link)
+    if strategy not in STRATEGIES:
+        raise R2BenchError(None, f"--strategy {strategy}: expected one of "
+                                 f"{', '.join(STRATEGIES)}")
     out = Path(out)
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")

@@ -25,9 +25,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from datasets_builder.seeds import rng_for
-from datasets_builder.synonyms import CategoryNamer, category_terms, plural
 from r2bench.refytvos import VideoMeta
+from r2bench.seeds import rng_for
+from r2bench.synonyms import CategoryNamer, category_terms, plural
 
 OBJECT_CONSTRAINT = ("each negative pair is its own video with an edited expression: every "
                      "word naming a category (whole words, case- and plural-insensitive, "
@@ -173,7 +173,7 @@ class HardNegatives:
 
 def plan_object_negatives(videos: Mapping[str, VideoMeta],
                           objects: Mapping[str, Mapping[str, str]], seed: int) -> HardNegatives:
-    """Edit every expression of the split (inputs validated as `build.load_source` does)."""
+    """Edit every expression of the split (inputs validated as `r2bench.source.load_source` does)."""
     editor = ObjectEditor.for_categories(
         sorted({c for vid in videos for c in objects[vid].values()}))
     edits, left_out = {}, []

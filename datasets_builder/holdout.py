@@ -24,13 +24,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from datasets_builder.build import LINK_MODES, link_frames, linker
+from datasets_builder.build import check_link_mode, link_frames, linker
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import RefYTVOSRoot, load_json, parse_meta_expressions
+from r2bench.seeds import stream
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def held_out_videos(videos: list[str], fraction: float, seed: int) -> set[str]:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     n = len(videos)
     k = min(max(1, round(fraction * n)), n - 1)
-    order = np.random.default_rng(seed).permutation(n)
+    order = stream(seed).permutation(n)
     ranked = sorted(videos)
     return {ranked[i] for i in order[:k].tolist()}
 
@@ -98,8 +98,7 @@ def make_holdout(source: str | os.PathLike, split: str, out: str | os.PathLike,
                  fraction: float = 0.1, seed: int = 0, link: str = "symlink",
                  overwrite: bool = False, progress: bool = False) -> HoldoutReport:
     """Split ``source``/``split`` by whole videos into OUT's ``valid`` and ``train``."""
-    if link not in LINK_MODES:
-        raise ValueError(f"link must be one of {LINK_MODES}")
+    check_link_mode(link)
     out = Path(out)
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")

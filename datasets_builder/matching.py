@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from r2bench.seeds import stream
+
 _PROBES = 8   # random tries before a vectorised scan; most pairs are compatible
 _ALL = (1 << 64) - 1
 
@@ -143,7 +145,7 @@ def negative_matching(cats: Sequence[int], forbid: Sequence[int], seed: int) -> 
     """
     n = len(cats)
     g = _Graph(cats, forbid)
-    match = _greedy(g, n, np.random.default_rng(seed))
+    match = _greedy(g, n, stream(seed))
     owner = np.full(n, -1, np.int64)
     owner[match[match >= 0]] = np.flatnonzero(match >= 0)
     closed = np.zeros(n, bool)

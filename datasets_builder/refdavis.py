@@ -39,7 +39,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from datasets_builder.build import LINK_MODES, link_frames, linker
+from datasets_builder.build import check_link_mode, link_frames, linker
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import load_json
@@ -226,8 +226,7 @@ def convert_davis(davis_root: str | os.PathLike, expressions: str | os.PathLike,
     without one, no ``meta.json`` is written (give ``build-dataset --categories`` later).
     Nothing is written on error.
     """
-    if link not in LINK_MODES:
-        raise ValueError(f"link must be one of {LINK_MODES}")
+    check_link_mode(link)
     davis, out, expressions = Path(davis_root), Path(out), Path(expressions)
     if not davis.is_dir():
         raise DatasetError(davis, "DAVIS folder does not exist")

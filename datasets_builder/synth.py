@@ -23,15 +23,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from datasets_builder.constraints import build_constraints
 from datasets_builder.expressions import VOCABULARY, expression_corpus, sample_expressions
 from datasets_builder.matching import negative_matching
 from datasets_builder.render import encode_jpeg, encode_palette_png, render_scene
 from datasets_builder.scene import SHAPES, Scene, sample_scene
+from r2bench.constraints import build_constraints
 from r2bench.errors import InfeasibleError
 from r2bench.fileio import atomic_directory, dumps_json
 from r2bench.refytvos import Expression, VideoMeta
-from r2bench.workers import default_workers, process_pool
+from r2bench.seeds import stream
+from r2bench.workers import process_pool, resolve_workers
 
 __all__ = [
     "CATEGORIES",
@@ -95,8 +96,8 @@ def _video_ids(rng: np.random.Generator, n: int) -> list[str]:
 def _sample_once(cfg: SynthConfig, split: str, attempt: int) -> list[SynthVideo]:
     key = [cfg.seed, SPLITS.index(split), attempt]
     out = []
-    for i, vid in enumerate(_video_ids(np.random.default_rng(key), cfg.count(split))):
-        rng = np.random.default_rng(key + [i])
+    for i, vid in enumerate(_video_ids(stream(*key), cfg.count(split))):
+        rng = stream(*key, i)
         scene = sample_scene(rng, cfg.height, cfg.width, cfg.frames)
         exps = sample_expressions(rng, scene.objects, min(cfg.height, cfg.width))
         out.append(SynthVideo(vid, scene, tuple(exps)))
@@ -183,7 +184,7 @@ def write_source(out: str | os.PathLike, cfg: SynthConfig, overwrite: bool = Fal
     ``workers`` processes render and encode (default: one per CPU); the bytes do not depend
     on it, since every video has its own generator.
     """
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     names = frame_names(cfg.frames)
     splits = {s: sample_split(cfg, s) for s in SPLITS}
     total = sum(len(v) for v in splits.values())

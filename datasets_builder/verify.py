@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datasets_builder.synonyms import CategoryNamer
-from r2bench.dataset import R2_FORMAT, R2_META
+from r2bench.dataset import R2Meta, R2Pair, R2Video, read_r2_meta
 from r2bench.errors import DatasetError
-from r2bench.refytvos import RefYTVOSRoot, broken_link, load_json
+from r2bench.refytvos import RefYTVOSRoot, broken_link
+from r2bench.synonyms import CategoryNamer
 from r2bench.wording import plural
 
 _SHOWN = 3   # problems quoted in an error message
@@ -50,17 +50,17 @@ class VerifyReport:
                 f"{plural(self.files, 'frame file')} checked")
 
 
-def _pair_index(meta: dict) -> dict[tuple[str, str], dict[str, dict]]:
+def _pair_index(meta: R2Meta) -> dict[tuple[str, str], dict[str, R2Pair]]:
     """(source_video, exp_id) -> {"positive": pair, "negative": pair}."""
-    out: dict[tuple[str, str], dict[str, dict]] = {}
-    for p in meta["pairs"]:
-        out.setdefault((p["source_video"], p["exp_id"]), {})[p["label"]] = p
+    out: dict[tuple[str, str], dict[str, R2Pair]] = {}
+    for p in meta.pairs:
+        out.setdefault((p.source_video, p.exp_id), {})[p.label] = p
     return out
 
 
-def check_permutation(meta: dict) -> list[str]:
-    videos, neg = list(meta["videos"]), meta["negative_of"]
-    if meta.get("strategy") == "object":
+def check_permutation(meta: R2Meta) -> list[str]:
+    videos, neg = list(meta.videos), dict(meta.negative_of)
+    if meta.strategy == "object":
         return [] if neg == {v: v for v in videos} else [
             "negative_of: the object strategy pairs each video with itself"]
     problems = []
@@ -73,15 +73,14 @@ def check_permutation(meta: dict) -> list[str]:
     return problems
 
 
-def _target(v: dict, obj_id: str | None) -> set[str]:
-    objects = v.get("objects") or {}
-    return {objects[obj_id]} if obj_id in objects else set(v["categories"])
+def _target(v: R2Video, obj_id: str | None) -> set[str]:
+    return {v.objects[obj_id]} if obj_id in v.objects else set(v.categories)
 
 
-def check_pairs(meta: dict) -> list[str]:
+def check_pairs(meta: R2Meta) -> list[str]:
     """Each expression has a positive and a negative pair, and the negative is unrelated."""
-    videos, neg = meta["videos"], meta["negative_of"]
-    namer = CategoryNamer(sorted({c for v in videos.values() for c in v["categories"]}))
+    videos, neg = meta.videos, meta.negative_of
+    namer = CategoryNamer(sorted({c for v in videos.values() for c in v.categories}))
     named: dict[str, set[str]] = {}   # expression text -> categories it names
     problems = []
     for (vid, eid), both in _pair_index(meta).items():
@@ -89,21 +88,21 @@ def check_pairs(meta: dict) -> list[str]:
         if pos is None or negp is None:
             problems.append(f"expression {vid}/{eid} lacks its positive or negative pair")
             continue
-        if pos["video"] != vid or negp["video"] != neg.get(vid):
+        if pos.video != vid or negp.video != neg.get(vid):
             problems.append(f"expression {vid}/{eid}: pair videos disagree with negative_of")
             continue
-        text = negp["exp"]
+        text = negp.exp
         if text not in named:
             named[text] = set(namer.names(namer.named(text)))
-        if meta.get("strategy") == "object":    # the object is there: only the text counts
-            bad = named[text].intersection(videos[vid]["categories"])
-            if text == pos["exp"]:
-                problems.append(f"negative pair {negp['pair_id']}: text not edited")
+        if meta.strategy == "object":    # the object is there: only the text counts
+            bad = named[text].intersection(videos[vid].categories)
+            if text == pos.exp:
+                problems.append(f"negative pair {negp.pair_id}: text not edited")
         else:
-            bad = (_target(videos[vid], pos.get("obj_id")) | named[text]).intersection(
-                videos[negp["video"]]["categories"])
+            bad = (_target(videos[vid], pos.obj_id) | named[text]).intersection(
+                videos[negp.video].categories)
         if bad:
-            problems.append(f"negative pair {negp['pair_id']} is related: {negp['video']} "
+            problems.append(f"negative pair {negp.pair_id} is related: {negp.video} "
                             f"contains {', '.join(sorted(bad))}")
     return problems
 
@@ -208,15 +207,15 @@ def _check_negative_frames(links: _LinkChecker, pos: str, neg: str, vid: str, ne
     return problems
 
 
-def check_files(path: Path, meta: dict, report: VerifyReport) -> list[str]:
+def check_files(path: Path, meta: R2Meta, report: VerifyReport) -> list[str]:
     """The positive/ and negative/ roots: meta_expressions, and every frame link."""
-    split, videos, neg = meta["split"], meta["videos"], meta["negative_of"]
+    split, videos, neg = meta.split, meta.videos, meta.negative_of
     pos_root = RefYTVOSRoot(path / "positive", split)
     neg_root = RefYTVOSRoot(path / "negative", split)
     exps = {label: {vid: {} for vid in videos} for label in ("positive", "negative")}
-    for p in meta["pairs"]:
-        exps[p["label"]][p["source_video"]][p["exp_id"]] = p["exp"]
-    frames = {vid: tuple(v["frames"]) for vid, v in videos.items()}
+    for p in meta.pairs:
+        exps[p.label][p.source_video][p.exp_id] = p.exp
+    frames = {vid: v.frames for vid, v in videos.items()}
     problems = _check_root(pos_root, {v: (frames[v], exps["positive"][v]) for v in videos},
                            "positive")
     problems += _check_root(neg_root, {v: (frames[neg[v]], exps["negative"][v]) for v in videos},
@@ -225,7 +224,7 @@ def check_files(path: Path, meta: dict, report: VerifyReport) -> list[str]:
         problems.append(f"{neg_root.root / split / 'Annotations'}: negatives have no ground truth")
     # Checked against the source when it is still in place. Plain strings from here:
     # pathlib objects for 100,000 frames cost more than the checks.
-    src = os.path.join(meta["source"], split)
+    src = os.path.join(meta.source, split)
     src = src if os.path.isdir(src) else None
     pos, negative = os.fspath(path / "positive" / split), os.fspath(path / "negative" / split)
     src_annotated = src is not None and os.path.isdir(os.path.join(src, "Annotations"))
@@ -238,33 +237,16 @@ def check_files(path: Path, meta: dict, report: VerifyReport) -> list[str]:
     return problems
 
 
-def _load_meta(path: Path) -> dict:
-    meta_path = path / R2_META
-    meta = load_json(meta_path, "R2 dataset description")
-    if not isinstance(meta, dict) or meta.get("format") != R2_FORMAT or meta.get("version") != 1:
-        raise DatasetError(meta_path, f'not an R2 dataset description ("format": "{R2_FORMAT}", '
-                                      f'"version": 1 expected)')
-    for key, kind in (("split", str), ("source", str), ("negative_of", dict),
-                      ("videos", dict), ("pairs", list)):
-        if not isinstance(meta.get(key), kind):
-            raise DatasetError(meta_path, f'"{key}": expected a {kind.__name__}')
-    return meta
-
-
 def verify_dataset(path: str | os.PathLike) -> VerifyReport:
     """Re-check the R2 dataset at ``path``; raise DatasetError naming the first problems."""
     path = Path(path)
-    meta = _load_meta(path)
-    report = VerifyReport(path, videos=len(meta["videos"]),
-                          strategy=meta.get("strategy", "random"),
-                          left_out=len(meta.get("left_out", [])))
-    try:
-        report.expressions = sum(p["label"] == "positive" for p in meta["pairs"])
-        report.problems = check_permutation(meta)
-        if not report.problems:
-            report.problems = check_pairs(meta) + check_files(path, meta, report)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise DatasetError(path / R2_META, f"malformed R2 dataset description ({e!r})") from None
+    meta = read_r2_meta(path)
+    report = VerifyReport(path, videos=len(meta.videos), strategy=meta.strategy,
+                          left_out=meta.left_out)
+    report.expressions = sum(p.label == "positive" for p in meta.pairs)
+    report.problems = check_permutation(meta)
+    if not report.problems:
+        report.problems = check_pairs(meta) + check_files(path, meta, report)
     if report.problems:
         shown = "; ".join(report.problems[:_SHOWN])
         extra = len(report.problems) - _SHOWN

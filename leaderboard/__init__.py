@@ -5,8 +5,8 @@ imports matplotlib only where a plot is drawn. Imports point to `r2bench` core, 
 """
 
 from leaderboard.board import BoardOptions, build_leaderboard
-from leaderboard.records import Profile, Submission, load_records, match_profiles
+from leaderboard.records import Profile, ScoredSubmission, load_records, match_profiles
 from leaderboard.render import FORMATS, render
 
-__all__ = ["FORMATS", "BoardOptions", "Profile", "Submission", "build_leaderboard",
+__all__ = ["FORMATS", "BoardOptions", "Profile", "ScoredSubmission", "build_leaderboard",
            "load_records", "match_profiles", "render"]

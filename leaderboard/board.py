@@ -17,26 +17,20 @@ from dataclasses import dataclass
 
 from leaderboard.bootstrap import bootstrap_intervals
 from leaderboard.published import DATASET_NAMES, PAPER, PublishedRow, published_rows
-from leaderboard.records import Profile, Submission, dataset_groups, dataset_name
+from leaderboard.records import Profile, ScoredSubmission, dataset_groups, dataset_name
 from leaderboard.table import DAGGER, Cell, Column, Row, Table
 from r2bench.davis_stats import davis_tables
 from r2bench.errors import R2BenchError
-from r2bench.measures import DECISION_KEYS, DECISION_TITLES
+from r2bench.measures import DECISION_KEYS, LATEX, MEASURES, TITLES
 
-MEASURES = ("J", "F", "JF", "R", "JFR")
 COLUMNS = (
     Column("method", "Method", "Method", "text", None),
     Column("backbone", "Backbone", "Backbone", "text", None),
-    Column("J", "J", r"$\mathcal{J}$"),
-    Column("F", "F", r"$\mathcal{F}$"),
-    Column("JF", "J&F", r"$\mathcal{J}\&\mathcal{F}$"),
-    Column("R", "R", r"$\mathcal{R}$"),
-    Column("JFR", "J&F&R", r"$\mathcal{J}\&\mathcal{F}\&\mathcal{R}$"),
+    *(Column(k, TITLES[k], LATEX[k]) for k in MEASURES),
     Column("fps", "FPS", "FPS", "number"),
 )
 # The pair-level decisions (r2bench.measures), shown with --measures gres or --columns.
-DECISION_COLUMNS = tuple(Column(k, DECISION_TITLES[k], DECISION_TITLES[k])
-                         for k in DECISION_KEYS)
+DECISION_COLUMNS = tuple(Column(k, TITLES[k], LATEX[k]) for k in DECISION_KEYS)
 MEASURE_COLUMNS = {c.key: c for c in COLUMNS[2:] + DECISION_COLUMNS}
 # The measure columns each --measures preset shows, in order.
 PRESETS = {"r2vos": ("J", "F", "JF", "R", "JFR", "fps"),
@@ -110,7 +104,7 @@ def _davis_cells(results: dict) -> dict[str, Cell]:
     return {c.key: Cell(g[c.key]) for c in DAVIS_COLUMNS}
 
 
-def measured_row(sub: Submission, profile: Profile | None, opts: BoardOptions) -> Row:
+def measured_row(sub: ScoredSubmission, profile: Profile | None, opts: BoardOptions) -> Row:
     """The row of one scored submission."""
     s, why = sub.summary, measure_reasons(sub.results)
     intervals = (bootstrap_intervals(sub.results, opts.n_resamples, opts.seed)
@@ -191,7 +185,7 @@ def _notes(opts: BoardOptions, published: tuple[PublishedRow, ...]) -> tuple[str
     return tuple(notes)
 
 
-def datasets_note(subs: list[Submission], groups: list[list[int]], published: bool) -> str:
+def datasets_note(subs: list[ScoredSubmission], groups: list[list[int]], published: bool) -> str:
     """The note of a table whose results come from several datasets."""
     parts = []
     for k, g in enumerate(groups):
@@ -202,7 +196,7 @@ def datasets_note(subs: list[Submission], groups: list[list[int]], published: bo
             f"the other: {'; then '.join(parts)}.")
 
 
-def build_leaderboard(subs: list[Submission], profiles: dict[int, Profile],
+def build_leaderboard(subs: list[ScoredSubmission], profiles: dict[int, Profile],
                       opts: BoardOptions = BoardOptions()) -> Table:
     """The leaderboard `Table`; ``profiles`` maps a submission's index to its profile."""
     groups = dataset_groups(subs)

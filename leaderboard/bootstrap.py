@@ -22,8 +22,8 @@ of the resampled sums (not a mean of per-video ratios). One (n, V) matrix of cou
   between the two submissions with probability 1/2; the two-sided p-value is
   (1 + #{|d*| >= |d|}) / (1 + n).
 
-Randomness comes from ``numpy.random.default_rng(seed)``, drawn in blocks of fixed size, so
-a seed gives the same numbers on every machine.
+Randomness comes from ``r2bench.seeds.stream(seed)`` (numpy's ``default_rng(seed)``),
+drawn in blocks of fixed size, so a seed gives the same numbers on every machine.
 """
 
 from __future__ import annotations
@@ -32,9 +32,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from r2bench.measures import DECISION_KEYS, DECISION_SUMS, decision_measures, decision_sums
+from r2bench.measures import (
+    DECISION_KEYS,
+    DECISION_SUMS,
+    MEASURES,
+    decision_measures,
+    decision_sums,
+)
+from r2bench.seeds import stream
 
-METRICS = ("J", "F", "JF", "R", "JFR", *DECISION_KEYS)
+METRICS = (*MEASURES, *DECISION_KEYS)
 # Sums of the R2-VOS measures, then those of the pair-level decisions (r2bench.measures).
 SUM_FIELDS = ("J", "F", "n_positive", "positive_area", "negative_area", *DECISION_SUMS)
 N_BASE = 5   # SUM_FIELDS and METRICS of the R2-VOS measures come first
@@ -121,7 +128,7 @@ def _blocks(n: int):
 
 def bootstrap_metrics(vs: VideoSums, n_resamples: int, seed: int) -> np.ndarray:
     """(n, 10) METRICS of n bootstrap resamples of the videos."""
-    rng = np.random.default_rng(seed)
+    rng = stream(seed)
     out = [metrics_from_sums(resample_counts(rng, n, len(vs.videos)) @ vs.sums,
                              vs.has_jf, vs.has_r) for n in _blocks(n_resamples)]
     return np.concatenate(out)
@@ -160,7 +167,7 @@ class PairedDifference:
 
 def paired_bootstrap(a: VideoSums, b: VideoSums, n_resamples: int, seed: int) -> np.ndarray:
     """(n, 10) differences A - B of METRICS under the same video resamples."""
-    rng = np.random.default_rng(seed)
+    rng = stream(seed)
     out = []
     for n in _blocks(n_resamples):
         w = resample_counts(rng, n, len(a.videos))
@@ -172,7 +179,7 @@ def paired_bootstrap(a: VideoSums, b: VideoSums, n_resamples: int, seed: int) ->
 def permutation_diffs(a: VideoSums, b: VideoSums, n_permutations: int,
                       seed: int) -> np.ndarray:
     """(n, 10) differences A* - B* with each video's sums swapped with probability 1/2."""
-    rng = np.random.default_rng(seed)
+    rng = stream(seed)
     delta = b.sums - a.sums                                      # (V, 14)
     total_a, total_b = a.sums.sum(0), b.sums.sum(0)
     out = []

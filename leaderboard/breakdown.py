@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from leaderboard.bootstrap import metrics_from_sums, pair_sums
-from leaderboard.records import Submission
+from leaderboard.records import ScoredSubmission
 from leaderboard.table import Cell, Column, Row, Table
-from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
-from r2bench.refytvos import load_json, read_annotations
+from r2bench.dataset import EvalDataset, R2Meta, load_eval_dataset
+from r2bench.measures import MEASURES
+from r2bench.refytvos import read_annotations
 
 SIZE_BINS = ((0.01, "small"), (0.10, "medium"), (float("inf"), "large"))
 SIZE_ORDER = ("small", "medium", "large", "absent")
@@ -36,14 +36,14 @@ def expression_key(pair_id: str) -> str:
     return "/".join(parts[-2:])
 
 
-def _r2_categories(path: Path) -> dict[str, str]:
-    meta = load_json(path / R2_META, "R2 dataset description")
+def _r2_categories(meta: R2Meta) -> dict[str, str]:
     out = {}
-    for p in meta["pairs"]:
-        if p.get("label") != "positive":
+    for p in meta.pairs:
+        if p.label != "positive":
             continue
-        objects = meta["videos"].get(p["source_video"], {}).get("objects") or {}
-        out[expression_key(p["pair_id"])] = objects.get(str(p.get("obj_id")), "unknown")
+        video = meta.videos.get(p.source_video)
+        objects = video.objects if video is not None else {}
+        out[expression_key(p.pair_id)] = objects.get(p.obj_id, "unknown")
     return out
 
 
@@ -58,7 +58,7 @@ def _plain_categories(ds: EvalDataset) -> dict[str, str]:
 
 def category_groups(ds: EvalDataset) -> dict[str, str]:
     """Expression key -> target category."""
-    return _r2_categories(ds.path) if ds.mode == "r2" else _plain_categories(ds)
+    return _r2_categories(ds.r2) if ds.r2 is not None else _plain_categories(ds)
 
 
 def size_class(fraction: float | None) -> str:
@@ -114,12 +114,12 @@ def group_scores(results: dict, groups: dict[str, str]) -> list[GroupScores]:
         has_jf = all(p.get("J") is not None for p in pairs if p["label"] == "positive")
         m = metrics_from_sums(pair_sums(pairs), has_jf, has_r)
         values = {k: (float(v) if np.isfinite(v) else None)
-                  for k, v in zip(("J", "F", "JF", "R", "JFR"), m)}
+                  for k, v in zip(MEASURES, m)}
         out.append(GroupScores(g, sum(p["label"] == "positive" for p in pairs), values))
     return out
 
 
-def breakdown_table(subs: list[Submission], groups: dict[str, str], by: str) -> Table:
+def breakdown_table(subs: list[ScoredSubmission], groups: dict[str, str], by: str) -> Table:
     """One row per (submission, group); no best values (groups are not competitors)."""
     from leaderboard.board import COLUMNS, measure_reasons
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leaderboard.bootstrap import PairedDifference, compare_sums, video_sums
-from leaderboard.records import RecordError, Submission, same_dataset
-from r2bench.measures import DECISION_TITLES
-
-TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R", **DECISION_TITLES}
+from leaderboard.records import RecordError, ScoredSubmission, same_dataset
+from r2bench.measures import TITLES, fmt_percent
 
 
-def check_comparable(a: Submission, b: Submission) -> None:
+def check_comparable(a: ScoredSubmission, b: ScoredSubmission) -> None:
     """Raise `RecordError` naming B unless A and B were scored on the same pairs."""
     if not same_dataset(a, b):
         raise RecordError(b.path, f"scored on a different dataset than {a.path}: the two "
@@ -38,8 +36,8 @@ def check_comparable(a: Submission, b: Submission) -> None:
 
 @dataclass(frozen=True)
 class Comparison:
-    a: Submission
-    b: Submission
+    a: ScoredSubmission
+    b: ScoredSubmission
     n_videos: int
     n_pairs: int
     n_resamples: int
@@ -47,7 +45,7 @@ class Comparison:
     differences: list[PairedDifference]
 
 
-def compare(a: Submission, b: Submission, n_resamples: int = 10_000,
+def compare(a: ScoredSubmission, b: ScoredSubmission, n_resamples: int = 10_000,
             seed: int = 0) -> Comparison:
     """A against B over the same videos; raises `RecordError` if they are not comparable."""
     check_comparable(a, b)
@@ -56,22 +54,16 @@ def compare(a: Submission, b: Submission, n_resamples: int = 10_000,
     return Comparison(a, b, len(va.videos), len(va.pair_ids), n_resamples, seed, diffs)
 
 
-def _pct(v: float | None, sign: bool = False) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:+.1f}" if sign else f"{100 * v:.1f}"
-
-
 def format_comparison(c: Comparison) -> str:
     """A markdown table: A, B, A - B, its 95% interval and the p-value of each measure."""
     lines = [f"| Measure | A: {c.a.method} | B: {c.b.method} | A - B | 95% interval | p |",
              "|:---|---:|---:|---:|---:|---:|"]
     for d in c.differences:
-        ci = "-" if d.interval is None else f"[{_pct(d.interval[0], True)}, " \
-                                            f"{_pct(d.interval[1], True)}]"
+        ci = "-" if d.interval is None else f"[{fmt_percent(d.interval[0], True)}, " \
+                                            f"{fmt_percent(d.interval[1], True)}]"
         p = "-" if d.p_value is None else f"{d.p_value:.4f}"
-        lines.append(f"| {TITLES[d.metric]} | {_pct(d.a)} | {_pct(d.b)} | "
-                     f"{_pct(d.diff, True)} | {ci} | {p} |")
+        lines.append(f"| {TITLES[d.metric]} | {fmt_percent(d.a)} | {fmt_percent(d.b)} | "
+                     f"{fmt_percent(d.diff, True)} | {ci} | {p} |")
     note = (f"A = {c.a.path}, B = {c.b.path}: {c.n_pairs} pairs in {c.n_videos} videos. "
             f"Interval: paired bootstrap of the videos ({c.n_resamples} resamples, seed "
             f"{c.seed}); p: two-sided paired permutation test (each video's results swapped "

@@ -18,13 +18,12 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from r2bench.dataset import R2_META, EvalDataset, PairSpec
+from r2bench.dataset import EvalDataset, PairSpec
 from r2bench.errors import R2BenchError
 from r2bench.metrics import region_similarity
 from r2bench.pngsafe import no_bombs
-from r2bench.refytvos import RefYTVOSRoot, load_json, read_annotations
-from r2bench.submission import Submission as Predictions
-from r2bench.submission import read_mask
+from r2bench.refytvos import RefYTVOSRoot, read_annotations
+from r2bench.submission import Submission, read_mask
 
 PRED_RGB = np.array([230, 30, 30], np.float32)
 GT_RGB = np.array([40, 230, 60], np.uint8)
@@ -53,11 +52,7 @@ def worst_pairs(results: dict, n: int) -> tuple[list[dict], list[dict]]:
 
 def expressions(ds: EvalDataset) -> dict[str, str]:
     """pair_id -> the expression's text."""
-    if ds.mode == "r2":
-        meta = load_json(ds.path / R2_META, "R2 dataset description")
-        return {p["pair_id"]: p.get("exp", "") for p in meta["pairs"]}
-    videos = RefYTVOSRoot(ds.path, ds.split).load_videos()
-    return {f"{v}/{e}": x.exp for v, meta in videos.items() for e, x in meta.expressions.items()}
+    return {p.pair_id: p.exp for p in ds.pairs}
 
 
 def frames_root(ds: EvalDataset) -> RefYTVOSRoot:
@@ -94,7 +89,7 @@ def thumbnail(rgb: np.ndarray, pred: np.ndarray, gt: np.ndarray | None, width: i
     return buf.getvalue()
 
 
-def _pred_stack(preds: Predictions, pair: PairSpec) -> np.ndarray:
+def _pred_stack(preds: Submission, pair: PairSpec) -> np.ndarray:
     masks = np.zeros((len(pair.frames), *pair.size), bool)              # (T, H, W)
     for t, f in enumerate(pair.frames):
         loc = preds.frames.get((pair.pair_id, f))
@@ -134,7 +129,7 @@ def _negative_item(preds, pair, result, text, root, width) -> GalleryItem:
     return GalleryItem(pair.pair_id, "negative", pair.frames[t], text, detail, image)
 
 
-def gallery(ds: EvalDataset, preds: Predictions, results: dict, n: int = 8,
+def gallery(ds: EvalDataset, preds: Submission, results: dict, n: int = 8,
             width: int = 240) -> tuple[list[GalleryItem], list[GalleryItem]]:
     """Thumbnails of the worst positive and the worst negative pairs."""
     specs = {p.pair_id: p for p in ds.pairs}

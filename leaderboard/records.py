@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2bench.errors import R2BenchError
-from r2bench.measures import DECISION_KEYS
-
-RESULTS_FORMAT = "r2bench/results"
-PROFILE_FORMAT = "r2bench/profile"
-SUMMARY_KEYS = ("J", "F", "JF", "R", "JFR")
+from r2bench.measures import DECISION_KEYS, MEASURES
+from r2bench.results import RESULTS_FORMAT
+from r2bench.timing import PROFILE_FORMAT
 
 
 class RecordError(R2BenchError):
@@ -26,7 +24,7 @@ class RecordError(R2BenchError):
 
 
 @dataclass(frozen=True)
-class Submission:
+class ScoredSubmission:
     """One scored submission: its results record and the names the tables show."""
 
     path: Path
@@ -73,7 +71,7 @@ def _check_results(data: dict, path: Path) -> dict:
     summary, pairs = data.get("summary"), data.get("pairs")
     if not isinstance(summary, dict) or not isinstance(pairs, list):
         raise RecordError(path, 'results without a "summary" object and a "pairs" list')
-    for key in SUMMARY_KEYS:
+    for key in MEASURES:
         if key not in summary or not (summary[key] is None or _is_number(summary[key])):
             raise RecordError(path, f'summary.{key}: expected a number or null')
     for key in DECISION_KEYS:   # absent from results written before r2bench measured them
@@ -99,14 +97,14 @@ def _name(value: object) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def load_record(path: str | os.PathLike) -> Submission | Profile:
+def load_record(path: str | os.PathLike) -> ScoredSubmission | Profile:
     """Read one results or profile file; anything else is a `RecordError` naming it."""
     path = Path(path)
     data = _read_json(path)
     kind = data.get("format") if isinstance(data, dict) else None
     if kind == RESULTS_FORMAT:
         res = _check_results(data, path)
-        return Submission(path, _name(res.get("method")) or path.stem,
+        return ScoredSubmission(path, _name(res.get("method")) or path.stem,
                           _name(res.get("backbone")), res)
     if kind == PROFILE_FORMAT:
         prof = _check_profile(data, path)
@@ -115,22 +113,22 @@ def load_record(path: str | os.PathLike) -> Submission | Profile:
                             f'"{RESULTS_FORMAT}" or "{PROFILE_FORMAT}")')
 
 
-def load_results(path: str | os.PathLike) -> Submission:
+def load_results(path: str | os.PathLike) -> ScoredSubmission:
     """Read one results file (a profile here is an error)."""
     rec = load_record(path)
-    if not isinstance(rec, Submission):
+    if not isinstance(rec, ScoredSubmission):
         raise RecordError(path, "a profile record, not results")
     return rec
 
 
-def load_records(paths: list[str | os.PathLike]) -> tuple[list[Submission], list[Profile]]:
+def load_records(paths: list[str | os.PathLike]) -> tuple[list[ScoredSubmission], list[Profile]]:
     """Results and profiles from ``paths``, each kind in the order given."""
     records = [load_record(p) for p in paths]
-    return ([r for r in records if isinstance(r, Submission)],
+    return ([r for r in records if isinstance(r, ScoredSubmission)],
             [r for r in records if isinstance(r, Profile)])
 
 
-def same_dataset(a: Submission, b: Submission) -> bool:
+def same_dataset(a: ScoredSubmission, b: ScoredSubmission) -> bool:
     """Whether A and B were scored on the same dataset: the same ``dataset_sha256`` or, where
     a file predates it, the same dataset path, split and mode."""
     ha, hb = a.results.get("dataset_sha256"), b.results.get("dataset_sha256")
@@ -139,13 +137,13 @@ def same_dataset(a: Submission, b: Submission) -> bool:
     return all(a.results.get(k) == b.results.get(k) for k in ("dataset", "split", "mode"))
 
 
-def dataset_name(sub: Submission) -> str:
+def dataset_name(sub: ScoredSubmission) -> str:
     """The dataset a results file was scored on, for messages: its path and digest."""
     sha = sub.results.get("dataset_sha256")
     return f"{sub.results.get('dataset')}" + (f" (sha256 {sha[:12]})" if sha else "")
 
 
-def dataset_groups(subs: list[Submission]) -> list[list[int]]:
+def dataset_groups(subs: list[ScoredSubmission]) -> list[list[int]]:
     """Indices of ``subs`` grouped by the dataset they were scored on (`same_dataset`), the
     groups in the order their first file was given."""
     groups: list[list[int]] = []
@@ -159,7 +157,7 @@ def dataset_groups(subs: list[Submission]) -> list[list[int]]:
     return groups
 
 
-def match_profiles(subs: list[Submission], profiles: list[Profile]) -> dict[int, Profile]:
+def match_profiles(subs: list[ScoredSubmission], profiles: list[Profile]) -> dict[int, Profile]:
     """Index of each submission -> its profile, matched by method name.
 
     A profile whose method names no submission, or more than one, is an error: its speed

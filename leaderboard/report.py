@@ -22,7 +22,7 @@ from leaderboard import plots
 from leaderboard.board import BoardOptions, build_leaderboard, measure_reasons
 from leaderboard.breakdown import category_groups, group_scores
 from leaderboard.gallery import GalleryItem, gallery, write_items
-from leaderboard.records import Profile, RecordError, Submission, match_profiles
+from leaderboard.records import Profile, RecordError, ScoredSubmission, match_profiles
 from leaderboard.render import TABLE_CSS, html_table
 from r2bench.dataset import EvalDataset, load_eval_dataset
 from r2bench.fileio import atomic_directory
@@ -55,7 +55,7 @@ class ReportConfig:
     thumb_width: int = 240      # pixels
 
 
-def _check_dataset(subs: list[Submission], ds: EvalDataset) -> None:
+def _check_dataset(subs: list[ScoredSubmission], ds: EvalDataset) -> None:
     """Each results file must have been scored on ``ds``."""
     digest = dataset_fingerprint(ds)
     for sub in subs:
@@ -64,7 +64,7 @@ def _check_dataset(subs: list[Submission], ds: EvalDataset) -> None:
             raise RecordError(sub.path, f"scored on a different dataset than {ds.path}")
 
 
-def _draw_plots(subs: list[Submission], ds: EvalDataset, folder: Path) -> list[dict[str, str]]:
+def _draw_plots(subs: list[ScoredSubmission], ds: EvalDataset, folder: Path) -> list[dict[str, str]]:
     """Write the plots into ``folder``; per plot, the submissions it does not show and why."""
     names = [s.method for s in subs]
     pixels = {p.pair_id: len(p.frames) * p.size[0] * p.size[1] for p in ds.pairs}
@@ -117,7 +117,8 @@ class Gallery:
     negative: list[GalleryItem]
 
 
-def match_predictions(subs: list[Submission], preds: list[str]) -> list[tuple[Submission, str]]:
+def match_predictions(subs: list[ScoredSubmission], preds: list[str]
+                      ) -> list[tuple[ScoredSubmission, str]]:
     """Which results file each ``--preds`` value belongs to.
 
     ``NAME=PREDS`` names the method; a plain ``PREDS`` is matched to the results file whose
@@ -125,7 +126,7 @@ def match_predictions(subs: list[Submission], preds: list[str]) -> list[tuple[Su
     """
     methods = {s.method: s for s in subs}
     known = ", ".join(methods)
-    out: list[tuple[Submission, str]] = []
+    out: list[tuple[ScoredSubmission, str]] = []
     for value in preds:
         name, sep, path = value.partition("=")
         if sep and name in methods:
@@ -202,8 +203,9 @@ def _page(table_html: str, galleries_html: str, ds: EvalDataset,
 """
 
 
-def write_report(subs: list[Submission], dataset: str | os.PathLike,
-                 preds: str | os.PathLike | list[tuple[Submission, str | os.PathLike]],
+def write_report(subs: list[ScoredSubmission], dataset: str | os.PathLike,
+                 preds: str | os.PathLike
+                 | list[tuple[ScoredSubmission, str | os.PathLike]],
                  out: str | os.PathLike, split: str | None = None,
                  profiles: list[Profile] = (), cfg: ReportConfig = ReportConfig(),
                  overwrite: bool = False) -> Path:

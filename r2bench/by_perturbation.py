@@ -21,61 +21,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from r2bench.dataset import R2_META, EvalDataset, PairSpec, load_eval_dataset
+from r2bench.dataset import EvalDataset, PairSpec, load_eval_dataset
 from r2bench.errors import DatasetError
+from r2bench.measures import MEASURES, TITLES, fmt_percent, measure_values
 from r2bench.metrics import mean_or_none, robustness
+from r2bench.perturb_record import PERTURB_JSON, PerturbRecord, read_perturb_record
 from r2bench.refytvos import load_json
-from r2bench.report import fmt_percent
-from r2bench.results import RESULTS_FORMAT, joint_scores
+from r2bench.results import RESULTS_FORMAT
 
-PERTURB_FORMAT = "r2bench/perturbation"
-PERTURB_JSON = "perturb.json"
 NONE = "none"                         # the group of pairs no perturbation touched
-VALUES = ("J", "F", "JF", "R", "JFR")
 
 
 def perturbation_path(dataset: EvalDataset) -> Path:
     """Where the dataset's perturb.json is: in a perturbed source root, or in the source an
     R2 dataset was built from."""
-    if dataset.mode == "rvos":
+    if dataset.r2 is None:
         return dataset.path / PERTURB_JSON
-    meta = load_json(dataset.path / R2_META, "R2 dataset description")
-    return Path(meta.get("source", "")) / PERTURB_JSON
+    return Path(dataset.r2.source) / PERTURB_JSON
 
 
-def load_perturbation(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(path, "missing: --by-perturbation needs a dataset made by "
-                                 "r2bench perturb (or an R2 dataset built from one)")
-    record = load_json(path, "perturbation record")
-    if not isinstance(record, dict) or record.get("format") != PERTURB_FORMAT \
-            or record.get("version") != 1 or not isinstance(record.get("videos"), dict):
-        raise DatasetError(path, f'not a perturbation record ("format": "{PERTURB_FORMAT}", '
-                                 f'"version": 1 expected)')
-    return record
-
-
-def _expression_of(pair: PairSpec, mode: str) -> tuple[str, str]:
-    """(source video, expression id) of a pair id: ``VID/EXP`` or ``label/VID/EXP``."""
-    parts = pair.pair_id.split("/", 2) if mode == "r2" else ["", *pair.pair_id.split("/", 1)]
-    return parts[1], parts[2]
-
-
-def pair_groups(pair: PairSpec, mode: str, record: dict, path: Path) -> list[tuple[str, object]]:
+def pair_groups(pair: PairSpec, record: PerturbRecord) -> list[tuple[str, object]]:
     """The (perturbation, severity) groups of one pair; [(NONE, 0)] when untouched."""
-    vid, eid = _expression_of(pair, mode)
     try:
-        visual = record["videos"][pair.video]["visual"]
-        text = record["videos"][vid]["expressions"][eid]
-    except (KeyError, TypeError):
-        raise DatasetError(path, f"pair {pair.pair_id} is not in the perturbation record "
-                                 f"(a record of another dataset?)") from None
-    groups = []
-    if visual is not None:
-        groups.append((visual["type"], visual["severity"]))
-    if text.get("type") is not None:
-        groups.append((text["type"], text["severity"]))
+        visual = record.videos[pair.video].visual
+        text = record.videos[pair.source_video].expressions[pair.exp_id]
+    except KeyError:
+        raise DatasetError(record.path, f"pair {pair.pair_id} is not in the perturbation "
+                                        f"record (a record of another dataset?)") from None
+    groups = [(p.type, p.severity) for p in (visual, text) if p is not None]
     return groups or [(NONE, 0)]
 
 
@@ -87,8 +60,7 @@ def group_values(pairs: list[dict], with_jf: bool, with_r: bool) -> dict:
     f = mean_or_none([p["F"] for p in pos]) if with_jf else None
     r = robustness(sum(p["area"] for p in neg), sum(p["area"] for p in pos)) \
         if with_r and pos else None
-    jf, jfr = joint_scores(j, f, r)
-    return {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr,
+    return {**measure_values(j, f, r),
             "n_positive": len(pos), "n_negative": len(neg)}
 
 
@@ -98,24 +70,24 @@ def _sort_key(name: str, order: list[str]) -> int:
 
 
 def _mean_values(rows: list[dict]) -> dict:
-    return {k: mean_or_none([r[k] for r in rows if r[k] is not None]) for k in VALUES}
+    return {k: mean_or_none([r[k] for r in rows if r[k] is not None]) for k in MEASURES}
 
 
 def _drop(clean: float | None, value: float | None) -> float | None:
     return None if clean in (None, 0) or value is None else (clean - value) / clean
 
 
-def summarise_by_perturbation(dataset: EvalDataset, results: dict, record: dict, path: Path,
+def summarise_by_perturbation(dataset: EvalDataset, results: dict, record: PerturbRecord,
                               clean: Mapping | None = None) -> dict:
     """The ``by_perturbation`` section: one entry per (perturbation, severity) and per
     perturbation (the mean over its severities, and the drop against ``clean``)."""
     by_id = {p["pair_id"]: p for p in results["pairs"]}
     members: dict[tuple[str, object], list[dict]] = {}
     for spec in dataset.pairs:
-        for group in pair_groups(spec, dataset.mode, record, path):
+        for group in pair_groups(spec, record):
             members.setdefault(group, []).append(by_id[spec.pair_id])
     with_jf = results["summary"]["J"] is not None
-    order = list(record.get("types") or [])
+    order = list(record.types)
     groups = [{"type": t, "severity": s, **group_values(members[(t, s)], with_jf,
                                                          dataset.mode == "r2")}
               for t, s in sorted(members, key=lambda g: (_sort_key(g[0], order), str(g[1])))]
@@ -128,7 +100,7 @@ def summarise_by_perturbation(dataset: EvalDataset, results: dict, record: dict,
         if clean is not None:
             entry["drop"] = {k: _drop(clean[k], entry[k]) for k in ("JF", "JFR")}
         types.append(entry)
-    section = {"perturbation": os.fspath(path.resolve()), "severity": record.get("severity"),
+    section = {"perturbation": os.fspath(record.path.resolve()), "severity": record.severity,
                "groups": groups, "types": types}
     if clean is not None:
         section["clean"] = dict(clean)
@@ -142,7 +114,7 @@ def load_clean(path: str | os.PathLike) -> dict:
             or not isinstance(res.get("summary"), dict):
         raise DatasetError(path, f'not a results file ("format": "{RESULTS_FORMAT}" expected)')
     return {"results": os.fspath(Path(path).resolve()),
-            **{k: res["summary"].get(k) for k in VALUES}}
+            **{k: res["summary"].get(k) for k in MEASURES}}
 
 
 @dataclass(frozen=True)
@@ -150,14 +122,13 @@ class ByPerturbation:
     """What ``--by-perturbation`` needs, opened (and checked) before any scoring."""
 
     dataset: EvalDataset
-    record: dict
-    path: Path
+    record: PerturbRecord
     clean: dict | None = None
 
     def add(self, results: dict) -> dict:
         """Attach ``results["by_perturbation"]`` to the dataset's results."""
         results["by_perturbation"] = summarise_by_perturbation(
-            self.dataset, results, self.record, self.path, self.clean)
+            self.dataset, results, self.record, self.clean)
         return results
 
 
@@ -165,8 +136,7 @@ def open_by_perturbation(dataset: str | os.PathLike, split: str | None = None,
                          clean: str | os.PathLike | None = None) -> ByPerturbation:
     """The dataset, its perturbation record and the clean summary; raises DatasetError."""
     ds = load_eval_dataset(dataset, split)
-    path = perturbation_path(ds)
-    return ByPerturbation(ds, load_perturbation(path), path,
+    return ByPerturbation(ds, read_perturb_record(perturbation_path(ds)),
                           None if clean is None else load_clean(clean))
 
 
@@ -181,31 +151,26 @@ def _severities(values: list) -> str:
     return ",".join([span, *named])
 
 
-def _drop_text(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
 def format_perturbation_table(section: dict) -> str:
     """One line per perturbation: values averaged over its severities (x100), the clean
     line first and the relative drops when the clean results were given."""
     clean = section.get("clean")
     names = [t["type"] for t in section["types"]] + (["clean"] if clean else [])
     width = max(len("perturbation"), *map(len, names))
-    cols = ["J", "F", "J&F", "R", "J&F&R"]
     head = (f"{'perturbation':<{width}}  {'sev':>5}  {'pos':>5}  {'neg':>5}  "
-            + "  ".join(f"{c:>6}" for c in cols))
+            + "  ".join(f"{c:>6}" for c in (TITLES[k] for k in MEASURES)))
     if clean:
         head += f"  {'drop J&F':>9}  {'drop J&F&R':>10}"
     lines = [head, "-" * len(head)]
     if clean:
         lines.append(f"{'clean':<{width}}  {'':>5}  {'':>5}  {'':>5}  "
-                     + "  ".join(f"{fmt_percent(clean[k]):>6}" for k in VALUES))
+                     + "  ".join(f"{fmt_percent(clean[k]):>6}" for k in MEASURES))
     for t in section["types"]:
         line = (f"{t['type']:<{width}}  {_severities(t['severities']):>5}  "
                 f"{t['n_positive']:>5}  {t['n_negative']:>5}  "
-                + "  ".join(f"{fmt_percent(t[k]):>6}" for k in VALUES))
+                + "  ".join(f"{fmt_percent(t[k]):>6}" for k in MEASURES))
         if clean:
-            line += (f"  {_drop_text(t['drop']['JF']):>9}  "
-                     f"{_drop_text(t['drop']['JFR']):>10}")
+            line += (f"  {fmt_percent(t['drop']['JF'], unit='%'):>9}  "
+                     f"{fmt_percent(t['drop']['JFR'], unit='%'):>10}")
         lines.append(line)
     return "\n".join(lines)

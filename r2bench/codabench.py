@@ -348,7 +348,7 @@ def program_entries() -> Iterator[tuple[str, bytes | Path]]:
     root = Path(r2bench.__file__).parent
     for src in sorted(root.rglob("*.py")):
         rel = src.relative_to(root)
-        if rel.parts[0] in ("cli", "__main__.py"):
+        if rel.parts[0] in ("cli", "app", "__main__.py"):
             continue
         yield f"r2bench/{rel.as_posix()}", src
 

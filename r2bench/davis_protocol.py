@@ -31,9 +31,7 @@ in the layout ReferFormer's Ref-DAVIS inference writes: ``anno_0`` .. ``anno_3/V
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
-import multiprocessing
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,14 +41,13 @@ from scipy.optimize import linear_sum_assignment
 from tqdm import tqdm
 
 from r2bench import __version__
-from r2bench.dataset import R2_META, load_eval_dataset
+from r2bench.dataset import is_r2_dataset, load_eval_dataset
 from r2bench.davis_stats import db_statistics
 from r2bench.errors import DatasetError, SubmissionError
-from r2bench.measures import DECISION_KEYS
+from r2bench.measures import DECISION_KEYS, measure_values
 from r2bench.metrics import DEFAULT_BOUND_TH, jf_per_frame
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, read_annotations
 from r2bench.results import RESULTS_FORMAT
-from r2bench.scoring import default_workers
 from r2bench.submission import (
     Locator,
     check_complete,
@@ -58,6 +55,7 @@ from r2bench.submission import (
     read_index_mask,
     read_mask,
 )
+from r2bench.workers import imap, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -261,7 +259,7 @@ def make_video_units(preds: str | os.PathLike, dataset: str | os.PathLike, split
                      allow_missing: bool, bound_th: float) -> tuple[list[VideoUnit], int]:
     """The videos to score, in dataset order, and how many prediction frames are missing."""
     preds, dataset = Path(preds), Path(dataset)
-    if (dataset / R2_META).exists():
+    if is_r2_dataset(dataset):
         raise DatasetError(dataset, "an R2 dataset: the ref-davis protocol scores a converted "
                                     "Ref-DAVIS17 root (--dataset ROOT --split valid)")
     root = RefYTVOSRoot(dataset, split)
@@ -291,18 +289,10 @@ def _run_videos(units: list[VideoUnit], workers: int, progress: bool) -> list[Ob
     bar = tqdm(total=len(units), unit="video", desc="ref-davis", disable=not progress,
                dynamic_ncols=True, leave=False)
     with bar:
-        if workers <= 1 or len(units) <= 1:
-            per_video = []
-            for unit in units:
-                per_video.append(score_video(unit))
-                bar.update()
-        else:
-            ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                per_video = []
-                for scores in pool.map(score_video, units):
-                    per_video.append(scores)
-                    bar.update()
+        per_video = []
+        for scores in imap(score_video, units, workers):
+            per_video.append(scores)
+            bar.update()
     return [s for scores in per_video for s in scores]
 
 
@@ -322,8 +312,7 @@ def _mean(entries: list[dict], key: str) -> float | None:
 def _run_summary(run: int, entries: list[dict]) -> dict:
     """One run's values as davis2017-evaluation reports them: means over all objects."""
     j, f = _mean(entries, "J"), _mean(entries, "F")
-    return {"run": run, "name": RUN_NAMES[run], "J": j, "F": f,
-            "JF": None if j is None else (j + f) / 2, "R": None, "JFR": None,
+    return {"run": run, "name": RUN_NAMES[run], **measure_values(j, f, None),
             **{k: _mean(entries, k) for k in ("J_recall", "J_decay", "F_recall", "F_decay")},
             "n_objects": len(entries)}
 
@@ -345,8 +334,7 @@ def summarise_ref_davis(scores: list[ObjectScore], dataset: Path, preds: Path, s
         warnings_.append(f"{n_missing} missing frames scored as empty masks (--allow-missing)")
     # The pair-level decisions (r2bench.measures) judge one expression's mask; this
     # protocol scores merged object layers, so they are not defined here.
-    summary = {"J": j, "F": f, "JF": None if j is None else (j + f) / 2, "R": None,
-               "JFR": None, **dict.fromkeys(DECISION_KEYS),
+    summary = {**measure_values(j, f, None), **dict.fromkeys(DECISION_KEYS),
                "n_positive": len(pairs), "n_negative": 0,
                "n_frames": sum(p["frames"] for p in pairs), "n_missing_frames": n_missing}
     return {"format": RESULTS_FORMAT, "version": 1, "protocol": PROTOCOL,
@@ -367,7 +355,7 @@ def score_ref_davis(preds: str | os.PathLike, dataset: str | os.PathLike, split:
     """
     units, n_missing = make_video_units(preds, dataset, split, allow_missing, bound_th)
     jf_per_frame(np.zeros((1, 2, 8), bool), np.zeros((1, 2, 8), bool))  # compile before forking
-    scores = _run_videos(units, default_workers() if workers is None else workers, progress)
+    scores = _run_videos(units, resolve_workers(workers), progress)
     return summarise_ref_davis(scores, Path(dataset), Path(preds), split, n_missing, bound_th)
 
 
@@ -383,6 +371,6 @@ def run_record(results: dict, run: int) -> dict:
 
 
 def table_rows(name: str, results: dict) -> list[tuple[str, dict]]:
-    """Rows for `r2bench.report.format_summary_table`: each run, then the mean of the runs."""
+    """Rows for `r2bench.measures.format_summary_table`: each run, then the mean of the runs."""
     rows = [(f"{name} [{r['name']}]", {"summary": r}) for r in results["runs"]]
     return rows + [(f"{name} [mean of {N_RUNS} runs]", results)]

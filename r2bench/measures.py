@@ -1,10 +1,14 @@
-"""Measure definitions.
+"""The measures of a results record: their keys, their titles, and how they are printed.
 
-# -- pair-level decisions (issue 19 §1) ---------------------------------------------------
+Keys, in the order every table shows them: J (region similarity), F (contour accuracy),
+JF (their mean), R (robustness to negative pairs), JFR (the mean of J, F and R). Values are
+fractions (at most 1; R may be negative); tables show them x100 with one decimal and '-'
+where not available.
 
-The measures of generalised referring segmentation (GRES / gRefCOCO, Liu, Ding and Jiang,
-CVPR 2023; evaluation code: henghuiding/ReLA, ``gres_model/evaluation/refer_evaluation.py``),
-carried from images to (expression, video) pairs:
+Beside them, the pair-level decisions (DECISION_KEYS): the measures of generalised
+referring segmentation (GRES / gRefCOCO, Liu, Ding and Jiang, CVPR 2023; evaluation code:
+henghuiding/ReLA, ``gres_model/evaluation/refer_evaluation.py``), carried from images to
+(expression, video) pairs:
 
 - a pair is *empty* when its predicted foreground over all its frames is at most
   ``empty_area`` pixels (0 by default: no foreground pixel at all);
@@ -30,6 +34,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
+MEASURES = ("J", "F", "JF", "R", "JFR")
+TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R"}
+LATEX = {"J": r"$\mathcal{J}$", "F": r"$\mathcal{F}$", "JF": r"$\mathcal{J}\&\mathcal{F}$",
+         "R": r"$\mathcal{R}$", "JFR": r"$\mathcal{J}\&\mathcal{F}\&\mathcal{R}$"}
 # The summary keys of the pair-level decisions, in table order.
 DECISION_KEYS = ("N_acc", "T_acc", "gIoU", "cIoU", "N_acc_frame")
 DECISION_TITLES = {"N_acc": "N-acc", "T_acc": "T-acc", "gIoU": "gIoU", "cIoU": "cIoU",
@@ -39,7 +47,53 @@ DECISION_SUMS = ("n_positive", "n_negative", "positive_nonempty", "negative_empt
                  "pair_score", "intersection", "union", "absent_frames", "absent_frames_empty")
 # The per-pair fields of a results file that the sums are made of.
 PAIR_FIELDS = ("empty", "intersection", "union", "absent_frames", "absent_frames_empty")
+TITLES.update(DECISION_TITLES)
+LATEX.update({"N_acc": "N-acc", "T_acc": "T-acc", "gIoU": "gIoU", "cIoU": "cIoU",
+              "N_acc_frame": "frame N-acc"})
+ALL_MEASURES = MEASURES + DECISION_KEYS
+COLUMNS = tuple((TITLES[k], k) for k in MEASURES)   # (title, key) of the summary table
+DECISION_COLUMNS = tuple((TITLES[k], k) for k in DECISION_KEYS)   # `score` prints them too
 
+
+def joint_scores(j: float | None, f: float | None, r: float | None
+                 ) -> tuple[float | None, float | None]:
+    """(J&F, J&F&R) = ((J + F) / 2, (J + F + R) / 3), None where a part is None."""
+    jf = None if j is None or f is None else (j + f) / 2
+    jfr = None if jf is None or r is None else (j + f + r) / 3
+    return jf, jfr
+
+
+def measure_values(j: float | None, f: float | None, r: float | None) -> dict:
+    """The five measures from J, F and R, keyed and ordered as MEASURES."""
+    jf, jfr = joint_scores(j, f, r)
+    return {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr}
+
+
+def fmt_percent(value: float | None, sign: bool = False, unit: str = "") -> str:
+    """0.8531 -> '85.3' (``sign``: '+85.3'; ``unit="%"``: '85.3%'); None -> '-'."""
+    if value is None:
+        return "-"
+    return f"{100 * value:+.1f}{unit}" if sign else f"{100 * value:.1f}{unit}"
+
+
+def format_summary_table(rows: list[tuple[str, dict]],
+                         columns: tuple[tuple[str, str], ...] = COLUMNS) -> str:
+    """A fixed-width table, one line per (name, results) with the results' summary values
+    of ``columns`` ((title, summary key) pairs; a value the results do not hold is "-")."""
+    names = [name for name, _ in rows]
+    width = max([len("submission"), *map(len, names)])
+    widths = [max(6, len(title)) for title, _ in columns]
+    head = f"{'submission':<{width}}  " + "  ".join(f"{title:>{w}}" for (title, _), w
+                                                     in zip(columns, widths))
+    lines = [head, "-" * len(head)]
+    for name, res in rows:
+        s = res["summary"]
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{fmt_percent(s.get(k)):>{w}}"
+                                                      for (_, k), w in zip(columns, widths)))
+    return "\n".join(lines)
+
+
+# -- pair-level decisions ------------------------------------------------------------------
 
 def is_empty(area: int, empty_area: int = 0) -> bool:
     """A prediction (a pair's frames, or one frame) counts as empty at <= ``empty_area`` px."""

@@ -16,13 +16,10 @@ give the same bytes; the zip is written beside its destination and renamed into 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import io
 import logging
-import multiprocessing
 import os
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +27,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
+from r2bench.dataset import EvalDataset, is_r2_dataset, load_eval_dataset, read_r2_meta
 from r2bench.errors import DatasetError, SubmissionError
 from r2bench.fileio import atomic_path
 from r2bench.refytvos import RefYTVOSRoot, load_json
@@ -41,6 +38,7 @@ from r2bench.submission import (
     open_submission,
     read_mask,
 )
+from r2bench.workers import imap, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +79,9 @@ def submission_dataset(dataset: str | os.PathLike, split: str | None) -> tuple[E
     positive root and, by default, its split).
     """
     dataset = Path(dataset)
-    if (dataset / R2_META).exists():
-        meta = load_json(dataset / R2_META, "R2 dataset description")
+    if is_r2_dataset(dataset):
         root = dataset / "positive"
-        split = meta.get("split") if split is None else split
+        split = read_r2_meta(dataset).split if split is None else split
     else:
         root = dataset
     ds = load_eval_dataset(root, split or "valid")   # without the test videos valid lists
@@ -128,31 +125,10 @@ def pack_entries(ds: EvalDataset, frames: dict, prefix: str = "Annotations/") ->
 def both_labels_dataset(dataset: str | os.PathLike, split: str | None) -> EvalDataset:
     """The positive and negative pairs of an R2 dataset, for a two-label zip."""
     dataset = Path(dataset)
-    if not (dataset / R2_META).exists():
-        raise DatasetError(dataset, f"not an R2 dataset (no {R2_META}): a zip of both labels "
-                                    "needs one")
+    if not is_r2_dataset(dataset):
+        raise DatasetError(dataset, "not an R2 dataset (no r2_meta.json): a zip of both "
+                                    "labels needs one")
     return load_eval_dataset(dataset, split)
-
-
-def _bounded_map(fn, chunks: list, workers: int) -> Iterator:
-    """``map(fn, chunks)`` in order over a process pool, at most 2 x workers chunks in flight,
-    so encoded frames never pile up in memory."""
-    if workers <= 1:
-        yield from map(fn, chunks)
-        return
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: list[cf.Future] = []
-        todo = iter(chunks)
-        for chunk in todo:
-            pending.append(pool.submit(fn, chunk))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            yield pending.pop(0).result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.submit(fn, nxt))
 
 
 def _zip_info(arcname: str) -> zipfile.ZipInfo:
@@ -184,8 +160,6 @@ def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: s
     ``positive/VID/EXP/FRAME.png`` and ``negative/VID/EXP/FRAME.png`` at the zip's root,
     the tree `r2bench score` reads (and the Codabench bundle's submission format).
     """
-    from r2bench.scoring import default_workers
-
     if labels not in ("positive", "both"):
         raise ValueError(f"labels must be 'positive' or 'both', got {labels!r}")
     if labels == "both":
@@ -197,11 +171,11 @@ def pack_submission(preds: str | os.PathLike, dataset: str | os.PathLike, out: s
     _check_every_frame(sub, ds)
     entries = pack_entries(ds, sub.frames, "" if labels == "both" else "Annotations/")
     chunks = [tuple(entries[i:i + CHUNK_FRAMES]) for i in range(0, len(entries), CHUNK_FRAMES)]
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w") as zf, \
             tqdm(total=len(entries), unit="frame", desc="pack", disable=not progress,
                  dynamic_ncols=True, leave=False) as bar:
-        for encoded in _bounded_map(encode_chunk, chunks, workers):
+        for encoded in imap(encode_chunk, chunks, workers):
             for arcname, data in encoded:
                 zf.writestr(_zip_info(arcname), data)
             bar.update(len(encoded))

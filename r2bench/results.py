@@ -13,9 +13,9 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from r2bench.dataset import R2_META, EvalDataset
+from r2bench.dataset import EvalDataset
 from r2bench.fileio import atomic_write_json
-from r2bench.measures import decision_summary
+from r2bench.measures import decision_summary, measure_values
 from r2bench.metrics import mean_or_none, robustness
 from r2bench.refytvos import RefYTVOSRoot
 from r2bench.submission import Submission
@@ -53,14 +53,6 @@ class PairResult:
     absent_frames_empty: int | None = None
 
 
-def joint_scores(j: float | None, f: float | None, r: float | None
-                 ) -> tuple[float | None, float | None]:
-    """(J&F, J&F&R) = ((J + F) / 2, (J + F + R) / 3), None where a part is None."""
-    jf = None if j is None or f is None else (j + f) / 2
-    jfr = None if jf is None or r is None else (j + f + r) / 3
-    return jf, jfr
-
-
 def pair_record(p: PairResult) -> dict:
     """One entry of the results' ``pairs`` list."""
     return {"pair_id": p.pair_id, "label": p.label, "J": p.J, "F": p.F, "area": p.area,
@@ -93,10 +85,9 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
     if n_missing:
         warnings.append(f"{plural(n_missing, 'missing frame')} scored as empty masks "
                         "(--allow-missing)")
-    jf, jfr = joint_scores(j, f, r)
     records = [pair_record(p) for p in pairs]
     absent = [p.absent_frames for p in pairs]
-    summary = {"J": j, "F": f, "JF": jf, "R": r, "JFR": jfr,
+    summary = {**measure_values(j, f, r),
                **decision_summary(records),
                "n_positive": len(pos), "n_negative": len(neg),
                "n_frames": sum(p.frames for p in pairs), "n_missing_frames": n_missing,
@@ -116,8 +107,8 @@ def summarise(dataset: EvalDataset, sub: Submission, pairs: list[PairResult],
 def dataset_fingerprint(dataset: EvalDataset) -> str:
     """sha256 of the file that defines the pairs (``r2_meta.json``, or the split's
     ``meta_expressions.json``): two results compare only when these agree."""
-    if dataset.mode == "r2":
-        path = dataset.path / R2_META
+    if dataset.r2 is not None:
+        path = dataset.r2.path
     else:
         path = RefYTVOSRoot(dataset.path, dataset.split).meta_expressions_path
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -7,7 +7,6 @@ order, so the output does not depend on the number of workers.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
 import os
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from r2bench.submission import (
     read_mask_values,
     zip_labels,
 )
-from r2bench.workers import default_workers, process_pool
+from r2bench.workers import imap_unordered, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -178,28 +177,16 @@ def run_units(units: list[Unit], work: Callable[[Unit], list], workers: int | No
               progress: bool, desc: str = "scoring") -> list:
     """``work`` on every unit over a process pool (inline for one worker), with a progress
     bar in frames; the results in unit order, whatever the worker count."""
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     results: list[list | None] = [None] * len(units)
+    # Largest units first keeps the workers busy to the end.
+    order = sorted(range(len(units)), key=lambda i: -_frames(units[i])) if workers > 1 \
+        else list(range(len(units)))
     with tqdm(total=sum(map(_frames, units)), unit="frame", disable=not progress, desc=desc,
               dynamic_ncols=True, leave=False) as bar:
-        if workers <= 1 or len(units) <= 1:
-            for i, unit in enumerate(units):
-                results[i] = work(unit)
-                bar.update(_frames(unit))
-        else:
-            # Largest units first keeps the workers busy to the end.
-            order = sorted(range(len(units)), key=lambda i: -_frames(units[i]))
-            with process_pool(min(workers, len(units))) as pool:
-                futures = {pool.submit(work, units[i]): i for i in order}
-                try:
-                    for fut in cf.as_completed(futures):
-                        i = futures[fut]
-                        results[i] = fut.result()
-                        bar.update(_frames(units[i]))
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+        for k, result in imap_unordered(work, [units[i] for i in order], workers):
+            results[order[k]] = result
+            bar.update(_frames(units[order[k]]))
     return [r for unit_results in results for r in unit_results]
 
 

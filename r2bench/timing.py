@@ -18,6 +18,8 @@ from importlib import metadata
 
 import numpy as np
 
+PROFILE_FORMAT = "r2bench/profile"   # the speed record of `r2bench profile` (model)
+
 
 def summarize_ms(times_ms: list[float]) -> dict[str, float | int]:
     """Median, p90, mean, min and max of repeated timings (ms), and how many there were."""

@@ -1,6 +1,7 @@
 """Reference model of R2-VOS (Li et al., "Robust Referring Video Object Segmentation with
 Cyclic Structural Consensus"): backbone, text encoder, transformer, heads, matcher, criterion
-and post-processing. Torch lives here and nowhere in ``r2bench``.
+and post-processing. Torch lives here: ``r2bench``'s core never imports it, and the
+command line imports it only inside the model's commands.
 """
 
 from .config import (

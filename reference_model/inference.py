@@ -16,8 +16,8 @@ N) and the decisions are made over the whole video, not per clip:
 
 - slot: the query with the highest sigmoid score averaged over *all* frames of the video
   (per-clip sums are accumulated), which is the whole-video rule;
-- pair decision: the frame-weighted mean over clips of sigmoid(pair logit), >= 0.5 empties
-  every mask of the video;
+- pair decision: the frame-weighted mean over clips of sigmoid(pair logit), at or above the
+  checkpoint's pair threshold (0.5), empties every mask of the video;
 - each clip's mask logits for all queries wait in a temporary file on disk until the slot is
   known. With one clip (N >= video length) the result equals ``window=None`` exactly.
 
@@ -26,7 +26,8 @@ when complete, so a finished ``EXP_ID`` folder is whole; a rerun skips those and
 rest. Videos are spread over processes by index (``rank::world_size``), so any number of
 processes writes the same files as one.
 
-Legend: E captions of a group, T frames, Q queries, h x w mask size (stride 4).
+Legend: E captions of a group, B captions of a batch, T frames, n frames of a clip, Q queries,
+K classes of the score head, h x w mask size (stride 4).
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from r2bench.dataset import R2_META
+from r2bench.dataset import is_r2_dataset, plain_root, read_r2_meta
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import remove_stale_staging, staging_prefix
 from r2bench.pngsafe import no_bombs
-from r2bench.refytvos import RefYTVOSRoot, load_json
+from r2bench.refytvos import RefYTVOSRoot
 
 from .model import R2VOS
-from .postprocess import binarize, select_slot
+from .postprocess import PostProcess
 from .preprocess import preprocess_image
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,9 @@ def plan_groups(dataset: str | os.PathLike, split: str | None, out: str | os.Pat
                 ) -> list[Group]:
     """Every group of a dataset (R2 folder, or Ref-YTVOS root with ``split``), sorted."""
     dataset, out = Path(dataset), Path(out)
-    if (dataset / R2_META).exists():
+    if is_r2_dataset(dataset):
         return _plan_r2(dataset, split, out)
-    if split is None:
-        raise DatasetError(dataset, "not an R2 dataset (no r2_meta.json): give --split for a "
-                                    "Ref-Youtube-VOS layout root")
-    root = RefYTVOSRoot(dataset, split)
+    root = plain_root(dataset, split)
     groups = []
     for vid, meta in root.load_videos().items():
         items = tuple(Item(e.exp, out / vid / eid) for eid, e in meta.expressions.items())
@@ -110,27 +108,17 @@ def plan_groups(dataset: str | os.PathLike, split: str | None, out: str | os.Pat
 
 
 def _plan_r2(dataset: Path, split: str | None, out: Path) -> list[Group]:
-    meta_path = dataset / R2_META
-    meta = load_json(meta_path, "R2 dataset description")
-    if not isinstance(meta, dict) or not isinstance(meta.get("pairs"), list) \
-            or not isinstance(meta.get("videos"), dict) or not isinstance(meta.get("split"), str):
-        raise DatasetError(meta_path, "not an R2 dataset description")
-    if split is not None and split != meta["split"]:
-        raise DatasetError(meta_path, f"--split {split} given, but the R2 dataset was built "
-                                      f"from split {meta['split']}")
-    root = RefYTVOSRoot(dataset / "positive", meta["split"])
+    meta = read_r2_meta(dataset)
+    if split is not None and split != meta.split:
+        raise DatasetError(meta.path, f"--split {split} given, but the R2 dataset was built "
+                                      f"from split {meta.split}")
+    root = RefYTVOSRoot(dataset / "positive", meta.split)
     items: dict[str, list[Item]] = {}
-    for p in meta["pairs"]:
-        try:
-            items.setdefault(p["video"], []).append(Item(p["exp"], out / p["pair_id"]))
-        except (TypeError, KeyError) as e:
-            raise DatasetError(meta_path, f"pairs: malformed entry ({e})") from None
+    for p in meta.pairs:
+        items.setdefault(p.video, []).append(Item(p.exp, out / p.pair_id))
     groups = []
     for vid, its in items.items():
-        v = meta["videos"].get(vid)
-        if not isinstance(v, dict) or not isinstance(v.get("frames"), list):
-            raise DatasetError(meta_path, f"videos.{vid}: missing or without frames")
-        frames = tuple(v["frames"])
+        frames = meta.videos[vid].frames
         paths = tuple(root.jpeg_path(vid, f) for f in frames)
         groups.append(Group(vid, frames, paths, tuple(its)))
     return sorted(groups, key=lambda g: g.video)
@@ -165,14 +153,14 @@ class _Accumulator:
     """Per caption of a group: summed frame scores, frame-weighted pair probability, and the
     mask logits of every query (in memory for one clip, in a temporary file for several)."""
 
-    def __init__(self, e: int, t: int, q: int, k: int, hw: tuple[int, int],
-                 spill: Path | None):
-        shape = (e, t, q, *hw)
-        self.scores = np.zeros((e, q, k), np.float64)
+    def __init__(self, captions: int, frames: int, queries: int, classes: int,
+                 mask_size: tuple[int, int], spill: Path | None):
+        shape = (captions, frames, queries, *mask_size)   # [E, T, Q, h, w]
+        self.scores = np.zeros((captions, queries, classes), np.float64)   # [E, Q, K] sums
         self.single: torch.Tensor | None = None  # [E, Q, K] frame means when one clip is all
-        self.pair = np.zeros(e, np.float64)
+        self.pair = np.zeros(captions, np.float64)   # [E] frame-weighted sigmoid(pair) sums
         self.has_pair = False
-        self.t = t
+        self.t = frames
         if spill is None:
             self.logits = np.empty(shape, np.float32)
         else:
@@ -195,13 +183,12 @@ class _Accumulator:
             pair = out["pred_pair"].float().sigmoid().double().cpu().numpy()
             self.pair[sl] += pair * len(window)
 
-    def decide(self, i: int) -> tuple[int, bool]:
+    def decide(self, i: int, post: PostProcess) -> tuple[int, bool]:
         """(slot, unrelated) of caption i over the whole video."""
         means = self.single[i] if self.single is not None else torch.from_numpy(
             self.scores[i] / self.t)
-        slot = select_slot(means)
-        unrelated = self.has_pair and self.pair[i] / self.t >= 0.5
-        return slot, bool(unrelated)
+        slot = post.slot(means)
+        return slot, post.unrelated(self.pair[i] / self.t if self.has_pair else None)
 
 
 class ReferenceRunner:
@@ -210,10 +197,14 @@ class ReferenceRunner:
     def __init__(self, model: R2VOS, short_side: int, cfg: InferenceConfig,
                  out_root: str | os.PathLike):
         self.model, self.short_side, self.cfg = model, short_side, cfg
+        self.post = PostProcess(model.cfg.postprocess)
         self.device = torch.device(cfg.device)
         self.out_root = Path(out_root)
         # Every rank stages in OUT: each removes only what ended processes left (fileio).
         self.staging = self.out_root / "r2bench-run"
+
+    def clear_stale(self) -> None:
+        """Remove the staging folders that killed runs (ended processes) left in PREDS."""
         remove_stale_staging(self.staging)
 
     def _autocast(self):
@@ -270,7 +261,7 @@ class ReferenceRunner:
 
     def _write(self, item: Item, frames: tuple[str, ...], acc: _Accumulator, i: int,
                size: tuple[int, int], tmp: Path) -> None:
-        slot, unrelated = acc.decide(i)
+        slot, unrelated = acc.decide(i, self.post)
         staging = tmp / f"item{i}"
         staging.mkdir()
         empty = None
@@ -281,7 +272,7 @@ class ReferenceRunner:
                 mask_img = empty
             else:
                 logits = torch.from_numpy(np.asarray(acc.logits[i, t, slot]))[None]
-                mask = binarize(logits, size)[0].numpy()
+                mask = self.post.masks(logits, size)[0].numpy()
                 mask_img = Image.fromarray(mask.astype(np.uint8) * np.uint8(255), mode="L")
             mask_img.save(staging / f"{frame}.png")
         item.out.parent.mkdir(parents=True, exist_ok=True)
@@ -343,11 +334,12 @@ def run_reference(dataset: str | os.PathLike, split: str | None, model: R2VOS,
     and captions skipped as already done."""
     from tqdm import tqdm
 
-    check_writable(out)
-    groups = my_groups(plan_groups(dataset, split, out), cfg)
     if cfg.precision != "fp32" and not cfg.device.startswith("cuda"):
         raise R2BenchError(None, f"--precision {cfg.precision} needs a CUDA device")
+    groups = my_groups(plan_groups(dataset, split, out), cfg)   # reads and checks the dataset
+    check_writable(out)                                          # then PREDS is created
     runner = ReferenceRunner(model, short_side, cfg, out)
+    runner.clear_stale()
     total = sum(len(g.items) for g in groups)
     written = 0
     bar = tqdm(total=total, unit="caption", desc="run-reference", disable=not progress,

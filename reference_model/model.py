@@ -41,7 +41,7 @@ from .text_encoder import FeatureResizer, TextEncoder
 from .vt_projection import VTProjection
 
 
-@dataclass
+@dataclass(frozen=True)
 class FrameFeatures:
     """Text-independent features of N frames: ``f4`` [N, C4, H/4, W/4] (backbone stride 4),
     ``srcs`` 4 x [N, C, h_l, w_l] (input projections, strides 8..64), ``pos`` 4 x

@@ -8,8 +8,10 @@ does it (paper section 4.6, eq. 12).
   are *unrelated*; when sigmoid of its logit is >= ``pair_threshold`` (0.5) every mask of
   the video is emptied. A model without the pair head never empties.
 
-The pure functions serve both the whole-video protocol and windowed inference, which
-combines per-window scores before choosing (``reference_model.inference``).
+`PostProcess` is the one post-processing path: ``run-reference`` (whole video or windowed,
+combining per-window scores before it decides, ``reference_model.inference``), training's
+validation (which runs it) and ``r2bench profile`` all decide through its methods, with the
+thresholds of the checkpoint's config (``R2VOSConfig.postprocess``).
 
 Legend: B videos, T frames, Q queries, h x w predicted mask size, H x W original size.
 """
@@ -56,6 +58,19 @@ class PostProcess(nn.Module):
         super().__init__()
         self.cfg = cfg
 
+    def slot(self, mean_scores: Tensor) -> int:
+        """mean_scores [Q, K] (frame-mean sigmoid scores) -> the chosen query."""
+        return select_slot(mean_scores)
+
+    def masks(self, logits: Tensor, size: tuple[int, int]) -> Tensor:
+        """The slot's mask logits [T, h, w] -> bool masks [T, H, W] at the frames' size."""
+        return binarize(logits, size, self.cfg.mask_threshold)
+
+    def unrelated(self, pair_prob: float | None) -> bool:
+        """The gate on the pair head's probability (its sigmoid, or a frame-weighted mean of
+        it); None (no pair head) -> related."""
+        return pair_prob is not None and bool(pair_prob >= self.cfg.pair_threshold)
+
     @torch.no_grad()
     def forward(self, outputs: dict, orig_sizes: list[tuple[int, int]]) -> list[dict]:
         """One dict per video.
@@ -70,9 +85,8 @@ class PostProcess(nn.Module):
         pairs = outputs.get("pred_pair")
         results = []
         for b, size in enumerate(orig_sizes):
-            slot = select_slot(scores[b].mean(0))
-            masks = binarize(outputs["pred_masks"][b, :, slot], tuple(size),
-                             self.cfg.mask_threshold)
+            slot = self.slot(scores[b].mean(0))
+            masks = self.masks(outputs["pred_masks"][b, :, slot], tuple(size))
             pair = None if pairs is None else pairs[b]
             positive = not is_unrelated(pair, self.cfg.pair_threshold)
             results.append({"masks": masks if positive else torch.zeros_like(masks),

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 
 from r2bench.errors import R2BenchError
 from r2bench.fileio import atomic_write_json
-from r2bench.timing import machine_record, per_second, summarize_ms
+from r2bench.timing import PROFILE_FORMAT, machine_record, per_second, summarize_ms
 
 from .config import CONFIGS, R2VOSConfig
 from .model import R2VOS
@@ -67,7 +67,6 @@ from .timers import (
     time_window,
 )
 
-PROFILE_FORMAT = "r2bench/profile"
 Precision = Literal["fp32", "tf32", "fp16", "bf16"]
 DTYPE_NAMES = {"fp32": "float32", "tf32": "tf32", "fp16": "float16", "bf16": "bfloat16"}
 VARIANTS = ("r2", "baseline")

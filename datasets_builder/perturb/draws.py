@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from r2bench.seeds import stream
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -43,11 +45,11 @@ class Draws:
 
     def layer_rng(self) -> np.random.Generator:
         """A fresh generator for the static layer (the same numbers on every call)."""
-        return np.random.default_rng(self.layer)
+        return stream(self.layer)
 
     def frame_rng(self, t: int) -> np.random.Generator:
         """The generator of frame ``t`` of the chunk."""
-        return np.random.default_rng(self.frames[t])
+        return stream(self.frames[t])
 
     def keys(self) -> np.ndarray:
         """(T,) uint64 SplitMix64 keys of the frames, for the compiled kernels."""

@@ -16,17 +16,15 @@ perturbation, its severity and its seed. It is written to a temporary folder and
 
 Seeds: video v's seed is derived from (seed, v), an expression's from (video seed, its id),
 a frame's from (video seed, its index), a static layer's from (video seed, severity), all
-with numpy's SeedSequence (`datasets_builder.seeds`), so the bytes do not depend on the
+with numpy's SeedSequence (`r2bench.seeds`), so the bytes do not depend on the
 number of workers, the order of the work or PYTHONHASHSEED.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import io
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import sys
@@ -39,23 +37,22 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from datasets_builder.build import (
-    LINK_MODES,
     check_frames,
-    dumps_r2_meta,
+    check_link_mode,
     linker,
-    load_categories_file,
 )
 from datasets_builder.perturb import frost
 from datasets_builder.perturb.catalog import ALL, TEXT, VISUAL, kind_of
 from datasets_builder.perturb.draws import Draws
-from datasets_builder.seeds import derive_seed, rng_for
-from datasets_builder.synonyms import CategoryNamer
-from r2bench.by_perturbation import PERTURB_FORMAT, PERTURB_JSON
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, dumps_json
+from r2bench.perturb_record import PERTURB_FORMAT, PERTURB_JSON, dumps_perturb_record
 from r2bench.pngsafe import ImageTooLarge, no_bombs
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta, image_size, load_json
-from r2bench.scoring import default_workers
+from r2bench.seeds import derive_seed, rng_for, stream
+from r2bench.source import load_categories_file
+from r2bench.synonyms import CategoryNamer
+from r2bench.workers import imap_unordered, resolve_workers
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +123,7 @@ def plan_expression(video_seed: int, exp_id: str, text: str, cfg: PerturbConfig,
                     namer: CategoryNamer | None) -> dict:
     """One expression's record: its perturbation, severity, seed and perturbed text."""
     seed = derive_seed(video_seed, "expression", exp_id)
-    rng = np.random.default_rng(seed)
+    rng = stream(seed)
     kind = str(rng.choice(cfg.text_types))
     severity = _severity(rng, cfg)
     protected = [(m.start, m.end) for m in namer.matches(text)] if namer else []
@@ -222,25 +219,14 @@ def warm_kernels() -> None:
 
 def run_jobs(jobs: list[VideoJob], workers: int | None, progress: bool) -> None:
     """Every job over a process pool (inline for one worker)."""
-    workers = default_workers() if workers is None else workers
+    workers = resolve_workers(workers)
     total = sum(len(j.outputs) for j in jobs)
     with tqdm(total=total, unit="frame", desc="perturb", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                bar.update(render_video(job))
-            return
-        warm_kernels()
-        ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(render_video, job) for job in jobs]
-            try:
-                for fut in cf.as_completed(futures):
-                    bar.update(fut.result())
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
+        if workers > 1 and len(jobs) > 1:
+            warm_kernels()
+        for _, frames in imap_unordered(render_video, jobs, workers):
+            bar.update(frames)
 
 
 @dataclass(frozen=True)
@@ -347,8 +333,7 @@ def perturb_source(source: str | os.PathLike, split: str, out: str | os.PathLike
                    categories: str | os.PathLike | None = None, overwrite: bool = False,
                    workers: int | None = None, progress: bool = False) -> PerturbResult:
     """Write the perturbed copy of ``source``/``split`` at ``out``; nothing on error."""
-    if link not in LINK_MODES:
-        raise ValueError(f"link must be one of {LINK_MODES}")
+    check_link_mode(link)
     out = Path(out)
     if out.exists() and not overwrite:
         raise DatasetError(out, "already exists (use --overwrite to replace it)")
@@ -366,6 +351,6 @@ def perturb_source(source: str | os.PathLike, split: str, out: str | os.PathLike
             shutil.copyfile(view.root.categories_path, tmp / split / "meta.json")
         _link_annotations(view, tmp, link)
         run_jobs(_jobs(view, record, tmp, link), workers, progress)
-        (tmp / PERTURB_JSON).write_bytes(dumps_r2_meta(record))   # one line per video
+        (tmp / PERTURB_JSON).write_bytes(dumps_perturb_record(record))
     log.info("perturbed source: %d videos in %s", len(record["videos"]), out)
     return PerturbResult(out, record)

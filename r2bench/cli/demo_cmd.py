@@ -2,7 +2,7 @@
 
 synth -> build-dataset -> score three reference submissions made from the ground truth,
 then print the leaderboard beside the published R2-Youtube-VOS rows. The library lives in
-``datasets_builder.demo``.
+``r2bench.app.demo``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def demo(out, videos, frames, seed, workers, overwrite, quiet):
     """Synthesise a source, build its R2 dataset, score three reference submissions
     (oracle, an R-VOS-style oracle that always segments something, all empty) and print
     the leaderboard beside the paper's R2-Youtube-VOS rows."""
-    from datasets_builder.demo import DemoConfig, run_demo
+    from r2bench.app.demo import DemoConfig, run_demo
 
     refuse_existing(out, overwrite=overwrite)
     cfg = DemoConfig(videos=videos, frames=frames, seed=seed, workers=workers)

@@ -11,12 +11,12 @@ import re
 import click
 
 from r2bench.cli.main import (
-    CommandError,
     main,
     overwrite_option,
     progress_enabled,
     refuse_existing,
 )
+from r2bench.cli.model_extra import quiet_hf
 
 
 def _window(ctx, param, value: str) -> int | None:
@@ -25,21 +25,6 @@ def _window(ctx, param, value: str) -> int | None:
     if re.fullmatch(r"[1-9]\d*", value):
         return int(value)
     raise click.BadParameter("expected 'all' or a positive number of frames")
-
-
-def _quiet_hf() -> None:
-    """No Hugging Face progress bars or advisory warnings on the command line; a clear
-    error when the model's dependencies are not installed."""
-    try:
-        import safetensors  # noqa: F401
-        import torch  # noqa: F401
-        import transformers
-    except ImportError as e:
-        raise CommandError(f"the reference model needs the model extra ({e.name} is missing): "
-                           "pip install -e '.[model]'", 2) from None
-
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
 
 
 @main.command("convert-checkpoint")
@@ -54,7 +39,7 @@ def convert_checkpoint(src, dst, text_dir, overwrite):
     """Convert the authors' released R2-VOS checkpoint (or an r2bench one) to an r2bench
     checkpoint: one .safetensors file with the weights and the model config."""
     refuse_existing(dst, overwrite=overwrite)
-    _quiet_hf()
+    quiet_hf()
     from reference_model.checkpoint import (
         check_state,
         model_shapes_for_config,
@@ -112,7 +97,7 @@ def run_reference(dataset, split, checkpoint, text_dir, out, window, device, pre
     """
     do_score = do_score or results is not None
     refuse_existing(results, overwrite=overwrite)
-    _quiet_hf()
+    quiet_hf()
     from reference_model.inference import (
         InferenceConfig,
         process_share,
@@ -136,7 +121,7 @@ def run_reference(dataset, split, checkpoint, text_dir, out, window, device, pre
                                                      else "") + ")")
     wait_for_all(world)
     if do_score and rank == 0:
-        from r2bench.report import format_summary_table
+        from r2bench.measures import format_summary_table
         from r2bench.results import write_results
         from r2bench.scoring import score_submission
 

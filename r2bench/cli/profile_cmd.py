@@ -81,11 +81,22 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
     J+F per frame against the plain port of the official code, and scoring against
     decoding only."""
     refuse_existing(out, overwrite=overwrite)
+    progress = progress_enabled(quiet)
     if scoring:
         _profile_scoring(dataset, preds, workers, 1 if warmup is None else warmup, iters or 5,
-                         out, progress_enabled(quiet))
+                         out, progress)
         return
-    from r2bench.cli.model_cmd import _quiet_hf
+    _profile_model(config_name, checkpoint, text_dir, variant, compare, name, seed, out, progress,
+                   size=size, window=window, output_size=output_size, device=device,
+                   precision=precision, compile=do_compile, channels_last=channels_last,
+                   warmup=3 if warmup is None else warmup, iters=iters or 20,
+                   breakdown_iters=breakdown_iters, threads=threads)
+
+
+def _profile_model(config_name, checkpoint, text_dir, variant, compare, name, seed, out,
+                   progress, **timing) -> None:
+    """The model profile: ``timing`` holds the ProfileConfig fields the options set."""
+    from r2bench.cli.model_extra import quiet_hf
     from reference_model.profiling import (
         ProfileConfig,
         check_device,
@@ -96,26 +107,22 @@ def profile(config_name, checkpoint, text_dir, device, size, output_size, window
         write_profile,
     )
 
-    _quiet_hf()
-    device, config_name = _device_and_config(device, config_name, checkpoint)
-    if do_compile:  # graph breaks are expected (shapes read as Python ints); not news
+    quiet_hf()
+    timing["device"], config_name = _device_and_config(timing["device"], config_name, checkpoint)
+    if timing["compile"]:  # graph breaks are expected (shapes read as Python ints); not news
         import logging
 
         import torch
 
         torch._logging.set_logs(dynamo=logging.ERROR)
-    cfg = ProfileConfig(size=size, window=window, output_size=output_size, device=device,
-                        precision=precision, compile=do_compile, channels_last=channels_last,
-                        warmup=3 if warmup is None else warmup, iters=iters or 20,
-                        breakdown_iters=breakdown_iters,
-                        threads=threads, seed=seed)
-    check_device(device)
+    cfg = ProfileConfig(seed=seed, **timing)
+    check_device(cfg.device)
     with tempfile.TemporaryDirectory(prefix="r2bench-profile-") as work:
         model, provenance = load_profiled_model(config_name, work, checkpoint, text_dir,
                                                 cfg.caption, seed)
         variants = ["r2", "baseline"] if compare else [variant]
         models = {v: model_variant(model, v) for v in variants}
-        record = profile(models, cfg, provenance, name, progress_enabled(quiet))
+        record = profile(models, cfg, provenance, name, progress)
     click.echo(format_profile(record))
     if out:
         write_profile(out, record)
@@ -141,6 +148,7 @@ def _device_and_config(device: str, config_name: str | None,
 
 
 def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> None:
+    """The scoring profile (r2bench.scoring_profile)."""
     from r2bench.fileio import atomic_write_json
     from r2bench.scoring_profile import format_scoring_profile, profile_scoring, require_opencv
 
@@ -150,7 +158,7 @@ def _profile_scoring(dataset, preds, workers, warmup, iters, out, progress) -> N
                                "720x1280 set)")
     with tempfile.TemporaryDirectory(prefix="r2bench-profile-") as work:
         if dataset is None:
-            from datasets_builder.demo import write_speed_set
+            from r2bench.app.demo import write_speed_set
 
             dataset, preds = write_speed_set(work, progress=progress)
         record = profile_scoring(preds, dataset, workers=workers, warmup=warmup, iters=iters,

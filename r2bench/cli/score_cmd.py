@@ -137,7 +137,7 @@ def score(preds, dataset, split, out, workers, allow_missing, names, backbones,
     """Score PREDS (PNG trees, zips or RLE JSON files) for J, F, J&F, R and J&F&R, and the
     pair-level decisions N-acc, T-acc, gIoU, cIoU and frame N-acc: one table row per
     submission, all against the same dataset."""
-    from r2bench.report import COLUMNS, DECISION_COLUMNS, format_summary_table
+    from r2bench.measures import COLUMNS, DECISION_COLUMNS, format_summary_table
     from r2bench.results import name_submission, write_results
     from r2bench.scoring import score_submission
 

@@ -13,6 +13,7 @@ import click
 
 from r2bench.cli.main import main, progress_enabled
 from r2bench.errors import R2BenchError
+from r2bench.measures import fmt_percent
 
 _SIGNAL_STATUS = {"SIGINT": 130, "SIGTERM": 143}
 
@@ -97,12 +98,12 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
     (then it stops); --resume continues a run with the same losses. Under ``torchrun
     --nproc_per_node N -m r2bench train ...`` the processes share every batch (DDP).
     """
-    from r2bench.cli.model_cmd import _quiet_hf
+    from r2bench.cli.model_extra import quiet_hf
     from reference_model.training.loop import RunOptions
     from reference_model.training.loop import train as run_training
 
     run = run_folder(run, resume)
-    _quiet_hf()
+    quiet_hf()
     if config == "r50" and text_dir is None:
         raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
     cfg = build_train_config(config, text_dir, parse_overrides(sets), epochs=epochs,
@@ -113,7 +114,8 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
     if result.checkpoint is not None:
         click.echo(f"{run}: step {result.step}, checkpoint {result.checkpoint}")
     for v in result.val[-1:]:
-        click.echo(f"{validation_when(v)}: J&F {_pct(v['JF'])}, R {_pct(v['R'])}")
+        click.echo(f"{validation_when(v)}: J&F {fmt_percent(v['JF'])}, "
+                   f"R {fmt_percent(v['R'])}")
     if result.stopped_by:
         click.echo(f"stopped by {result.stopped_by}; continue with the same command and "
                    f"--resume {run}", err=True)
@@ -141,10 +143,6 @@ def validation_when(record: dict) -> str:
         return f"validation after epoch {record['epoch']} (step {record['step']})"
     return (f"validation at step {record['step']} (--max-steps, in epoch {record['epoch']}, "
             "before its end)")
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
@@ -193,12 +191,12 @@ def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps,
            device, workers, threads, quiet):
     """Train one model per ablation switch of the paper (Tables 3-6) on the same data and
     seed, score each on the --val R2 dataset and print the J, F, J&F, R, J&F&R table."""
-    from r2bench.cli.model_cmd import _quiet_hf
-    from r2bench.report import format_summary_table
+    from r2bench.cli.model_extra import quiet_hf
+    from r2bench.measures import format_summary_table
     from reference_model.training.ablate import DEFAULT_VARIANTS, run_ablation
     from reference_model.training.loop import RunOptions
 
-    _quiet_hf()
+    quiet_hf()
     if config == "r50" and text_dir is None:
         raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
     cfg = build_train_config(config, text_dir, parse_overrides(sets), epochs=epochs,

@@ -9,7 +9,7 @@ first T are the clip.
 
 Negative pairs: each clip is also paired with a caption of another video that is *unrelated*
 to the clip's video by the rule ``r2bench build-dataset`` applies to its negatives
-(:mod:`datasets_builder.constraints`): the expression's target category and every category
+(:mod:`r2bench.constraints`): the expression's target category and every category
 it names (synonyms and plurals included) are absent from the video. The candidates of every
 video are fixed when the index is built, one bit per expression.
 
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datasets_builder.build import load_source
-from datasets_builder.constraints import build_constraints
+from r2bench.constraints import build_constraints
 from r2bench.errors import DatasetError
 from r2bench.refytvos import Expression, RefYTVOSRoot, VideoMeta
+from r2bench.source import load_source
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,3 @@ def _global_indices(rng: np.random.Generator, n: int, idx: list[int], k: int) ->
     if n >= k:
         return rng.choice(n, k, replace=False).tolist()
     return rng.choice(n, k - n, replace=k > 2 * n).tolist() + list(range(n))
-
-
-def epoch_steps(n_samples: int, batch_size: int) -> int:
-    """Steps of one epoch: whole global batches only (the last partial one is dropped)."""
-    return n_samples // batch_size

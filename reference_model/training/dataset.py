@@ -31,6 +31,7 @@ from torch import Tensor
 from r2bench.errors import DatasetError
 from r2bench.pngsafe import no_bombs
 from r2bench.refytvos import read_annotations
+from r2bench.seeds import stream
 from reference_model.box_ops import box_xyxy_to_cxcywh, masks_to_boxes
 from reference_model.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
@@ -111,10 +112,10 @@ class EpochBatches:
         return self.n // self.batch_size - self.first
 
     def __iter__(self) -> Iterator[list[ItemKey]]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+        order = stream(self.seed, self.epoch).permutation(self.n)
         share = self.batch_size // self.world_size
         for b in range(self.first, self.n // self.batch_size):
-            rng = np.random.default_rng([self.seed, self.epoch, b, 1])
+            rng = stream(self.seed, self.epoch, b, 1)
             size = self.sizes[int(rng.integers(len(self.sizes)))]
             start = b * self.batch_size + self.rank * share
             yield [ItemKey(int(order[p]), self.epoch, p, size)
@@ -137,7 +138,7 @@ class PairDataset(torch.utils.data.Dataset):
         return len(self.index.samples)
 
     def __getitem__(self, key: ItemKey) -> dict:
-        rng = np.random.default_rng([self.seed, key.epoch, key.position, 0])
+        rng = stream(self.seed, key.epoch, key.position, 0)
         sample = self.index.samples[key.sample]
         for _ in range(_MAX_RESAMPLES):
             item = self._clip(rng, sample, key.size)

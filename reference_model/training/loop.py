@@ -415,9 +415,9 @@ class Trainer:
 
 def check_val_dataset(path: str | os.PathLike) -> None:
     """``--val`` must be an R2 dataset with ground truth (``DatasetError`` otherwise)."""
-    from r2bench.dataset import R2_META, load_eval_dataset
+    from r2bench.dataset import R2_META, is_r2_dataset, load_eval_dataset
 
-    if Path(path).is_dir() and not (Path(path) / R2_META).is_file():
+    if Path(path).is_dir() and not is_r2_dataset(path):
         raise DatasetError(path, f"not an R2 dataset (no {R2_META}; make one with r2bench "
                                  "build-dataset)")
     ds = load_eval_dataset(path)

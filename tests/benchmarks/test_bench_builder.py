@@ -14,8 +14,10 @@ import json
 import pytest
 from builder_sources import write_meta_source, youtube_like
 
-from datasets_builder.build import dumps_r2_meta, load_source, plan_r2_meta
+from datasets_builder.build import dumps_r2_meta, plan_r2_meta
 from datasets_builder.verify import check_pairs, check_permutation
+from r2bench.dataset import parse_r2_meta
+from r2bench.source import load_source
 
 
 @pytest.mark.parametrize("videos", [5_000, 20_000])
@@ -26,7 +28,8 @@ def test_bench_plan_r2_dataset(benchmark, tmp_path, videos):
 
     def build() -> tuple[bytes, list[str]]:
         meta = plan_r2_meta(load_source(root, "valid"), seed=0, sizes=sizes)
-        return dumps_r2_meta(meta), check_permutation(meta) + check_pairs(meta)
+        typed = parse_r2_meta(meta, "r2_meta.json")
+        return dumps_r2_meta(meta), check_permutation(typed) + check_pairs(typed)
 
     data, problems = benchmark.pedantic(build, rounds=3, iterations=1)
     checks = json.loads(data)["checks"]

@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
-from datasets_builder.build import build_dataset, load_source, plan_negatives
+from datasets_builder.build import build_dataset, plan_negatives
 from datasets_builder.synth import SynthConfig, write_source
 from datasets_builder.verify import verify_dataset
 from r2bench.cli import main
 from r2bench.errors import DatasetError, InfeasibleError
 from r2bench.refytvos import RefYTVOSRoot
+from r2bench.source import load_source
 
 SPEC_PAIR_KEYS = {"positive": ["pair_id", "label", "video", "source_video", "exp_id", "exp",
                                "obj_id"],
@@ -391,3 +392,16 @@ def test_cli_verify_bad_input(tmp_path):
     (tmp_path / "r2_meta.json").write_text('{"format": "something else"}')
     r = _run("verify-dataset", tmp_path)
     assert r.exit_code == 2 and "not an R2 dataset" in r.output
+
+
+@pytest.mark.parametrize("make", ["build", "perturb", "holdout"])
+def test_an_unknown_link_mode_is_the_projects_error_and_writes_nothing(synth_source, tmp_path,
+                                                                        make):
+    from datasets_builder.holdout import make_holdout
+    from datasets_builder.perturb.driver import perturb_source
+    from r2bench.errors import R2BenchError
+
+    run = {"build": build_dataset, "perturb": perturb_source, "holdout": make_holdout}[make]
+    with pytest.raises(R2BenchError, match="--link bogus: expected one of symlink, hardlink"):
+        run(synth_source, "valid", tmp_path / "out", link="bogus")
+    assert not (tmp_path / "out").exists()

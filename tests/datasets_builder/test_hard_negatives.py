@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from datasets_builder.build import build_dataset
 from datasets_builder.hard_negatives import mentions, name_of, rewrite
-from datasets_builder.synonyms import CategoryNamer
 from datasets_builder.verify import verify_dataset
 from r2bench.cli import main
+from r2bench.synonyms import CategoryNamer
 
 VIDEOS = {
     "v1": ({"1": "dog", "2": "person"},

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from datasets_builder.build import build_dataset
-from datasets_builder.demo import write_oracle_submission
 from datasets_builder.holdout import held_out_videos, make_holdout
 from datasets_builder.synth import SynthConfig, write_source
+from r2bench.app.demo import write_oracle_submission
 from r2bench.cli import main
 from r2bench.refytvos import RefYTVOSRoot
 from r2bench.scoring import score_submission

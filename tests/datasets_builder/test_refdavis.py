@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from refdavis_data import FILES, expression, make_refdavis, n_objects, write_expressions
 
-from datasets_builder.build import load_source
 from datasets_builder.refdavis import convert_davis, parse_expression_lines, video_expressions
 from r2bench.cli import main
 from r2bench.errors import DatasetError
 from r2bench.refytvos import RefYTVOSRoot, read_annotations
+from r2bench.source import load_source
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,8 @@ def test_cli_synth_bad_size(tmp_path):
 def test_default_sources_are_feasible_for_the_builder(tmp_path, seed, gt):
     from builder_sources import write_meta_source
 
-    from datasets_builder.build import load_source, plan_negatives
+    from datasets_builder.build import plan_negatives
+    from r2bench.source import load_source
 
     cfg = SynthConfig(seed=seed, valid_ground_truth=gt)
     videos = sample_split(cfg, "valid")

@@ -46,8 +46,8 @@ def records(tmp_path):
 def scored(tmp_path_factory):
     """A small synthetic R2 dataset, two oracle submissions and their results files."""
     from datasets_builder.build import build_dataset
-    from datasets_builder.demo import write_oracle_submission
     from datasets_builder.synth import SynthConfig, write_source
+    from r2bench.app.demo import write_oracle_submission
     from r2bench.results import name_submission
     from r2bench.scoring import score_submission
 

@@ -14,6 +14,8 @@ from r2data import write_preds, write_r2
 from r2bench.by_perturbation import format_perturbation_table, summarise_by_perturbation
 from r2bench.cli import main
 from r2bench.dataset import EvalDataset, PairSpec
+from r2bench.errors import DatasetError
+from r2bench.perturb_record import PerturbRecord, parse_perturb_record
 
 # Videos A..D; negatives A->B, B->C, C->D, D->A. A: fog 3 (visual only), B: misspell 2 on
 # B/0 (text only), C: gaussian noise 5 and grammar 5 on C/0 (both), D: grammar 1 on D/0.
@@ -39,13 +41,18 @@ SCORES = {"positive/A/0": (0.8, 0.6, 100), "positive/A/1": (0.4, 0.2, 300),
           "negative/D/0": (None, None, 20)}
 
 
+def _record() -> PerturbRecord:
+    return parse_perturb_record(RECORD, "perturb.json")
+
+
 def dataset() -> EvalDataset:
     pairs = []
     for label in ("positive", "negative"):
         for vid, eids in EXPS.items():
             for eid in eids:
                 video = vid if label == "positive" else NEG[vid]
-                pairs.append(PairSpec(f"{label}/{vid}/{eid}", label, video, ("00000",), (4, 4)))
+                pairs.append(PairSpec(f"{label}/{vid}/{eid}", label, video, ("00000",), (4, 4),
+                                      source_video=vid, exp_id=eid))
     return EvalDataset(Path("/nowhere"), "valid", "r2", tuple(pairs), None)
 
 
@@ -57,7 +64,7 @@ def results() -> dict:
 
 @pytest.fixture()
 def section() -> dict:
-    return summarise_by_perturbation(dataset(), results(), RECORD, Path("perturb.json"),
+    return summarise_by_perturbation(dataset(), results(), _record(),
                                      clean={"J": 0.8, "F": 0.6, "JF": 0.7, "R": 0.9, "JFR": 0.8})
 
 
@@ -128,15 +135,41 @@ def test_cli_needs_a_perturbation_record(tmp_path):
 
 def test_plain_source_pairs_are_grouped_by_their_video_and_expression():
     # --dataset OUT --split S on the perturbed source itself: pair ids VID/EXP, no negatives
-    pairs = tuple(PairSpec(f"{vid}/{eid}", "positive", vid, ("00000",), (4, 4))
+    pairs = tuple(PairSpec(f"{vid}/{eid}", "positive", vid, ("00000",), (4, 4),
+                           source_video=vid, exp_id=eid)
                   for vid, eids in EXPS.items() for eid in eids)
     ds = EvalDataset(Path("/nowhere"), "valid", "rvos", pairs, None)
     res = {"summary": {"J": 0.7}, "pairs": [
         {"pair_id": pid.split("/", 1)[1], "label": "positive", "J": j, "F": f, "area": a,
          "frames": 1} for pid, (j, f, a) in SCORES.items() if pid.startswith("positive")]}
-    section = summarise_by_perturbation(ds, res, RECORD, Path("perturb.json"))
+    section = summarise_by_perturbation(ds, res, _record())
     assert {(g["type"], g["severity"]): g["n_positive"] for g in section["groups"]} == {
         ("fog", 3): 2, ("misspell", 2): 1, ("gaussian_noise", 5): 1, ("grammar", 5): 1,
         ("grammar", 1): 1}
     assert all(g["R"] is None for g in section["groups"])
     assert group(section, "fog", 3)["JF"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda r: r.update(format="other"), "not a perturbation record"),
+    (lambda r: r["videos"]["A"].update(visual={"type": "fog"}),
+     "videos.A.visual: expected null or a type and a severity"),
+    (lambda r: r["videos"]["B"].pop("expressions"), "videos.B: expected its visual"),
+])
+def test_a_malformed_perturbation_record_is_one_line_naming_it(tmp_path, break_it, message):
+    from r2bench.perturb_record import read_perturb_record
+
+    record = json.loads(json.dumps(RECORD))
+    break_it(record)
+    path = tmp_path / "perturb.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(DatasetError) as e:
+        read_perturb_record(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
+
+
+def test_the_typed_record_reads_what_the_groups_need():
+    rec = _record()
+    assert rec.types == ("gaussian_noise", "fog", "misspell", "grammar")
+    assert rec.videos["A"].visual.type == "fog" and rec.videos["A"].expressions["0"] is None
+    assert rec.videos["C"].expressions["0"].severity == 5

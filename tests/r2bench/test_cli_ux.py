@@ -18,9 +18,9 @@ from r2data import BOXES_SIZE, boxes_preds, write_boxes, write_preds, write_sour
 from r2data import boxes_videos as _videos
 
 from datasets_builder.build import build_dataset
-from datasets_builder.demo import write_oracle_submission
 from datasets_builder.synth import SynthConfig
 from datasets_builder.synth import write_source as write_synth
+from r2bench.app.demo import write_oracle_submission
 from r2bench.cli import main
 
 H, W = BOXES_SIZE

@@ -32,7 +32,7 @@ def _run(*args):
 def bench(tmp_path_factory):
     """A synthetic R2 dataset, its bundle, and the rvos_oracle packed as a two-label zip."""
     from datasets_builder.build import build_dataset
-    from datasets_builder.demo import write_oracle_submission
+    from r2bench.app.demo import write_oracle_submission
     from datasets_builder.synth import SynthConfig, write_source
 
     d = tmp_path_factory.mktemp("codabench")

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from datasets_builder import demo
+from r2bench.app import demo
 from r2bench.cli import main
 from r2bench.dataset import load_eval_dataset
 from r2bench.scoring_profile import SHIFT, positive_masks

@@ -55,7 +55,7 @@ def test_profile_with_config_says_nothing_and_cuda_keeps_r50(monkeypatch):
 # --- 7. profile --scoring without OpenCV ------------------------------------------------
 
 def test_profile_scoring_without_opencv_says_how_to_install_it_before_any_work(monkeypatch):
-    import datasets_builder.demo
+    import r2bench.app.demo
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -64,7 +64,7 @@ def test_profile_scoring_without_opencv_says_how_to_install_it_before_any_work(m
     def no_work(*args, **kwargs):
         raise AssertionError("the speed set was written before OpenCV was checked")
 
-    monkeypatch.setattr(datasets_builder.demo, "write_speed_set", no_work)
+    monkeypatch.setattr(r2bench.app.demo, "write_speed_set", no_work)
     res = _run("profile", "--scoring", "-q")
     assert res.exit_code == 2
     assert res.stderr.strip() == ("r2bench: --scoring times the port of the official DAVIS "

@@ -291,3 +291,34 @@ def test_unwritable_output_is_refused(data, tmp_path):
     (tmp_path / "file").write_text("x")
     line = _one_line_error(_run(data, tmp_path / "file" / "preds"))
     assert "cannot write predictions" in line or "file" in line
+
+
+@pytest.mark.parametrize("window", [None, 2])
+def test_the_checkpoints_thresholds_decide_the_masks(data, tmp_path, window):
+    """run-reference post-processes through the model config's PostProcessConfig (as
+    profiling and validation do), not fixed 0.5 thresholds."""
+    from reference_model.postprocess import PostProcessConfig
+
+    model, cfg = load_model(data["ckpt"], data["text"])
+    assert model.pair_head is not None   # the pair gate is exercised
+    icfg = InferenceConfig(window=window)
+    model.cfg = replace(model.cfg, postprocess=PostProcessConfig(mask_threshold=0.0,
+                                                                 pair_threshold=2.0))
+    run_reference(data["r2"], None, model, cfg.short_side, tmp_path / "all", icfg)
+    masks = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "all").rglob("*.png"))]
+    assert masks and all((m == 255).all() for m in masks)    # sigmoid > 0 everywhere
+    model.cfg = replace(model.cfg, postprocess=PostProcessConfig(pair_threshold=0.0))
+    run_reference(data["r2"], None, model, cfg.short_side, tmp_path / "none", icfg)
+    masks = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "none").rglob("*.png"))]
+    assert masks and not any(m.any() for m in masks)         # every pair gated unrelated
+
+
+def test_bad_options_and_datasets_are_rejected_before_preds_is_created(data, tmp_path):
+    model, cfg = load_model(data["ckpt"], data["text"])
+    out = tmp_path / "preds"
+    with pytest.raises(inf.R2BenchError, match="needs a CUDA device"):
+        run_reference(data["r2"], None, model, cfg.short_side, out,
+                      InferenceConfig(precision="fp16"))
+    with pytest.raises(inf.DatasetError, match="split"):
+        run_reference(data["r2"], "train", model, cfg.short_side, out, InferenceConfig())
+    assert not out.exists()

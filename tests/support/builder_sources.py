@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets_builder.synonyms import SYNONYMS
+from r2bench.synonyms import SYNONYMS
 
 CATEGORIES = sorted(c for c in SYNONYMS if c != "others")
 _TEMPLATES = ("a {w} on the left", "the {w} running towards the camera", "two {w}s",

@@ -22,8 +22,8 @@ import logging
 from pathlib import Path
 
 from datasets_builder.build import build_dataset
-from datasets_builder.demo import write_oracle_submission
 from datasets_builder.synth import SynthConfig, write_source
+from r2bench.app.demo import write_oracle_submission
 from r2bench.fileio import dumps_json
 
 log = logging.getLogger("scale_refytvos")

@@ -14,7 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from datasets_builder.build import build_dataset
-from datasets_builder.demo import write_oracle_submission
 from datasets_builder.perturb.catalog import parse_types
 from datasets_builder.perturb.driver import (
     DYN_LEVELS,
@@ -24,12 +23,13 @@ from datasets_builder.perturb.driver import (
     plan_expression,
     plan_video,
 )
-from datasets_builder.synonyms import CategoryNamer
 from datasets_builder.synth import SynthConfig, write_source
+from r2bench.app.demo import write_oracle_submission
 from r2bench.by_perturbation import open_by_perturbation
 from r2bench.cli import main
 from r2bench.refytvos import RefYTVOSRoot, VideoMeta
 from r2bench.scoring import score_submission
+from r2bench.synonyms import CategoryNamer
 
 SPLIT = "valid"
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from datasets_builder.perturb.text import TEXT_PERTURBATIONS, typo
-from datasets_builder.synonyms import CategoryNamer
+from r2bench.synonyms import CategoryNamer
 
 NAMER = CategoryNamer(["dog", "person", "tennis_racket", "earless_seal", "horse", "zebra"])
 SENTENCES = ("a man is holding two tennis rackets next to the dogs",

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from datasets_builder.build import load_source
-from datasets_builder.synonyms import CategoryNamer
+from r2bench.source import load_source
+from r2bench.synonyms import CategoryNamer
 from reference_model.training.augment import augment_clip, swap_left_right
 from reference_model.training.clips import build_clip_index, sample_frame_indices
 from reference_model.training.config import AugmentConfig, DataConfig

@@ -28,10 +28,10 @@ from PIL import Image
 
 from datasets_builder.build import build_dataset
 from datasets_builder.synth import SynthConfig, write_source
-from r2bench.dataset import R2_META
+from r2bench.dataset import PairSpec, R2Meta, load_eval_dataset
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_directory, atomic_write_json
-from r2bench.refytvos import RefYTVOSRoot, load_json, read_annotations
+from r2bench.refytvos import RefYTVOSRoot, read_annotations
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class _GroundTruth:
         self.root = root
         self._last: tuple[str, np.ndarray] | None = None
 
-    def labels(self, video: str, frames: list[str]) -> np.ndarray:
+    def labels(self, video: str, frames: tuple[str, ...]) -> np.ndarray:
         """(T, H, W) object ids."""
         if self._last is None or self._last[0] != video:
             self._last = (video, read_annotations(
@@ -84,21 +84,20 @@ class _GroundTruth:
         return self._last[1]
 
 
-def _pair_masks(kind: str, pair: dict, meta: dict, gt: _GroundTruth) -> np.ndarray:
+def _pair_masks(kind: str, pair: PairSpec, meta: R2Meta, gt: _GroundTruth) -> np.ndarray:
     """(T, H, W) bool prediction of one pair for submission ``kind``."""
-    v = meta["videos"][pair["video"]]
-    empty = np.zeros((len(v["frames"]), *v["size"]), bool)
+    empty = np.zeros((len(pair.frames), *pair.size), bool)
     if kind == "empty":
         return empty
-    if pair["label"] == "positive":
-        if pair.get("obj_id") is None:
-            raise DatasetError(None, f"pair {pair['pair_id']} has no obj_id: the oracle "
+    if pair.label == "positive":
+        if pair.obj_id is None:
+            raise DatasetError(None, f"pair {pair.pair_id} has no obj_id: the oracle "
                                      f"submissions need ground truth")
-        return gt.labels(pair["video"], v["frames"]) == int(pair["obj_id"])
+        return gt.labels(pair.video, pair.frames) == int(pair.obj_id)
     if kind == "oracle":
         return empty
-    first = next(iter(v["objects"]))           # "some object" of the negative video
-    return gt.labels(pair["video"], v["frames"]) == int(first)
+    first = next(iter(meta.videos[pair.video].objects))   # "some object" of the negative video
+    return gt.labels(pair.video, pair.frames) == int(first)
 
 
 def write_oracle_submission(r2_dir: str | os.PathLike, out: str | os.PathLike,
@@ -109,15 +108,16 @@ def write_oracle_submission(r2_dir: str | os.PathLike, out: str | os.PathLike,
     """
     if kind not in SUBMISSION_KINDS:
         raise ValueError(f"kind must be one of {SUBMISSION_KINDS}")
-    r2_dir = Path(r2_dir)
-    meta = load_json(r2_dir / R2_META, "R2 dataset description")
-    gt = _GroundTruth(RefYTVOSRoot(r2_dir / "positive", meta["split"]))
+    ds = load_eval_dataset(r2_dir)
+    if ds.r2 is None:
+        raise DatasetError(r2_dir, "not an R2 dataset (no r2_meta.json)")
+    gt = _GroundTruth(RefYTVOSRoot(Path(r2_dir) / "positive", ds.split))
     with atomic_directory(out) as tmp:
-        for pair in sorted(meta["pairs"], key=lambda p: p["video"]):   # one video at a time
-            masks = _pair_masks(kind, pair, meta, gt)          # (T, H, W)
-            pair_dir = tmp / pair["pair_id"]
+        for pair in sorted(ds.pairs, key=lambda p: p.video):   # one video at a time
+            masks = _pair_masks(kind, pair, ds.r2, gt)          # (T, H, W)
+            pair_dir = tmp / pair.pair_id
             pair_dir.mkdir(parents=True)
-            for frame, mask in zip(meta["videos"][pair["video"]]["frames"], masks):
+            for frame, mask in zip(pair.frames, masks):
                 (pair_dir / f"{frame}.png").write_bytes(_encode(mask))
     return Path(out)
 
@@ -163,7 +163,7 @@ def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,
              progress: bool = False) -> str:
     """The demo's leaderboard (markdown, beside the published R2-Youtube-VOS rows);
     everything is kept in ``out`` if given (it must not exist)."""
-    from leaderboard import BoardOptions, Submission, build_leaderboard, render
+    from leaderboard import BoardOptions, ScoredSubmission, build_leaderboard, render
 
     if out is not None:
         out = Path(out)
@@ -181,7 +181,8 @@ def run_demo(cfg: DemoConfig, out: str | os.PathLike | None = None,
             rows = demo_steps(cfg, tmp, progress)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    subs = [Submission(Path(f"{name}.json"), name, res["backbone"], res) for name, res in rows]
+    subs = [ScoredSubmission(Path(f"{name}.json"), name, res["backbone"], res)
+            for name, res in rows]
     return render(build_leaderboard(subs, {}, BoardOptions(published=DEMO_PUBLISHED)), "md")
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datasets_builder.synonyms import SYNONYMS, CategoryNamer, category_terms, word_forms
+from r2bench.synonyms import SYNONYMS, CategoryNamer, category_terms, word_forms
 
 YTVOS = sorted(SYNONYMS)
 NAMER = CategoryNamer(YTVOS)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from datasets_builder.build import build_dataset
-from datasets_builder.demo import write_oracle_submission
 from datasets_builder.synth import SynthConfig, write_source
+from r2bench.app.demo import write_oracle_submission
 from r2bench.cli import main
 from r2bench.refytvos import RefYTVOSRoot
 from r2bench.scoring import score_submission
@@ -107,7 +107,7 @@ def test_cli_demo(tmp_path):
 
 def test_without_torch_the_reference_row_is_left_out_with_one_line(monkeypatch, caplog,
                                                                    tmp_path):
-    from datasets_builder.demo import reference_rows
+    from r2bench.app.demo import reference_rows
 
     monkeypatch.setitem(sys.modules, "reference_model.shipped", None)  # import fails
     with caplog.at_level(logging.WARNING):

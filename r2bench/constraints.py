@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from datasets_builder.synonyms import CategoryNamer
 from r2bench.refytvos import VideoMeta
+from r2bench.synonyms import CategoryNamer
 
 # What build-dataset guarantees and verify-dataset re-checks, as recorded in r2_meta.json.
 CONSTRAINT = ("pi is a permutation of the videos with pi(v) != v; for every expression of v, "
