@@ -106,6 +106,8 @@ def j_histogram(names: Sequence[str], per_pair_j: Sequence[np.ndarray]):
         _, _, containers = ax.hist([100 * np.asarray(per_pair_j[i]) for i in drawn], bins=bins,
                                    histtype="bar", rwidth=0.9,
                                    color=[_colour(i) for i in drawn])
+        if len(drawn) == 1:         # one data set: matplotlib returns its container alone
+            containers = [containers]
         for i, container in zip(drawn, containers):
             for patch in container:
                 patch.set_gid(series_gid(i))

@@ -213,3 +213,16 @@ def test_the_report_names_what_a_plot_leaves_out(demo, tmp_path):
            "undefined)" in page
     assert page.count("Not shown:") == 1
     assert json.loads(Path(demo["empty"]).read_text())["summary"]["R"] is None
+
+
+def test_every_plot_draws_a_single_submission():
+    # one data set: matplotlib's hist returns its bar container alone, not in a list
+    from leaderboard import plots
+
+    names = ["only"]
+    ramp = np.linspace(0.1, 0.9, 5)
+    figures = [plots.jf_vs_r(names, [0.5], [0.9]), plots.false_alarm(names, [ramp]),
+               plots.j_histogram(names, [ramp]), plots.j_per_category(names, ["cat"], [[0.5]])]
+    absent = [a for _, a in figures]
+    assert absent == [{}, {}, {}, {}]
+    _check_every_mark_visible([f for f, _ in figures], absent, names)
