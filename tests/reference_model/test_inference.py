@@ -221,7 +221,7 @@ def test_a_killed_runs_staging_is_removed_and_a_live_ones_kept(data, tmp_path, c
         for d in (stale, live):
             (d / "item0").mkdir(parents=True)
         model, cfg = load_model(data["ckpt"], data["text"])
-        inf.ReferenceRunner(model, cfg.short_side, InferenceConfig(), out)
+        inf.ReferenceRunner(model, cfg.short_side, InferenceConfig(), out).clear_stale()
         assert not stale.exists() and live.exists()
         assert f"{stale}: removed" in caplog.text
     finally:

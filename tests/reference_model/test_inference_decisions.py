@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,6 +32,7 @@ class ScriptedModel:
 
     def __init__(self, script: dict[str, tuple[list[list[float]], float | None]]):
         self.script = script
+        self.cfg = SimpleNamespace(postprocess=PostProcessConfig())   # the release's thresholds
         self.start = self.next = 0
 
     def encode_frames(self, x: torch.Tensor) -> torch.Tensor:
