@@ -54,7 +54,9 @@ DATA = Path(__file__).parents[1] / "data" / "release_r2vos"
 TRAIN = DATA / "train"
 TERM_RTOL = 1e-5  # loss terms
 GRAD_RTOL = 1e-4  # gradients, of the tensor's norm
-WEIGHT_ATOL = 1e-6  # weights after the step (the learning rates are 1e-4 and 5e-5)
+# weights after the step (learning rates 1e-4 and 5e-5): entries whose gradient is at the
+# rounding level move by up to lr * g / eps, about 3e-8 here
+WEIGHT_ATOL = 2e-7
 GROUPS = {"default": "default", "backbone": "backbone", "text_encoder": "text_encoder",
           "linear_proj": "linear_proj"}  # the release's group -> ours ("anchor" is empty)
 
@@ -311,6 +313,9 @@ def test_weights_after_one_adamw_step_equal_the_release(meta, ref, step):
     for group, lr in meta["group_lrs"].items():
         if group in lrs:
             assert lrs[group] == pytest.approx(lr), group
+    for g in step["optimizer"].param_groups:  # weight decay moves a weight by 5e-8 only
+        for key, value in meta["adamw"].items():
+            assert g[key] == (tuple(value) if isinstance(value, list) else value), key
     deltas = step["deltas"]
     for name in meta["groups"]:
         ours = deltas[release_key(name)]
@@ -322,4 +327,5 @@ def test_weights_after_one_adamw_step_equal_the_release(meta, ref, step):
             rms, _ = difference(f"delta/{name}", ours, stored, meta)
             assert rms / math.sqrt(ours.numel()) <= WEIGHT_ATOL, name
             assert float(ours.double().norm()) == pytest.approx(float(stored[0]), rel=1e-3)
+
 

@@ -311,6 +311,9 @@ def worker(rank: int, port: int, upstream: str, text_dir: str, seed: int, margin
         per_rank["_groups"] = {names[p]: group_of[id(p)] for p in model.parameters()
                                if p.requires_grad}
         per_rank["_group_lrs"] = {g["name"]: g["lr"] for g in groups}
+        per_rank["_adamw"] = {k: list(v) if isinstance(v, tuple) else v
+                              for k, v in optimizer.defaults.items()
+                              if k in ("weight_decay", "betas", "eps", "amsgrad")}
         per_rank["_keys"], per_rank["_aliases"] = keys, aliases
         per_rank["_weight_dict"] = {k: float(v) for k, v in weight_dict.items()}
     per_rank["_digest"] = digest
@@ -404,7 +407,7 @@ def main() -> None:
 
     keys, aliases = rec.pop("_keys"), rec.pop("_aliases")
     groups, group_lrs = rec.pop("_groups"), rec.pop("_group_lrs")
-    weight_dict = rec.pop("_weight_dict")
+    weight_dict, adamw = rec.pop("_weight_dict"), rec.pop("_adamw")
     commit = subprocess.run(["git", "-C", str(upstream), "rev-parse", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip() or None
     meta = {"upstream": "lxa9867/R2VOS", "upstream_commit": commit, "flags": FLAGS,
@@ -412,7 +415,7 @@ def main() -> None:
             "frames": T, "size": [H, W], "absent": list(ABSENT), "captions": CAPTIONS,
             "negative_of_clip": [(r + 1) % WORLD for r in range(WORLD)],
             "recipe": RECIPE, "seed": seed, "keys": keys, "aliases": aliases,
-            "groups": groups, "group_lrs": group_lrs, "weight_dict": weight_dict,
+            "groups": groups, "group_lrs": group_lrs, "adamw": adamw, "weight_dict": weight_dict,
             "token_ids": tokens,
             "dtype": str(DTYPE).removeprefix("torch."), "full_numel": FULL_NUMEL, "projections": N_PROJECTIONS, "samples": N_SAMPLES,
             "torch": torch.__version__, "transformers": transformers.__version__}
