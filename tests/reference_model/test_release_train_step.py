@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from release_weights import release_weights
+from release_weights import matcher_trials, release_weights
 
 from reference_model.checkpoint import (
     check_state,
@@ -42,7 +42,7 @@ from reference_model.checkpoint import (
 )
 from reference_model.criterion import SetCriterion
 from reference_model.losses import pointwise_distance_loss
-from reference_model.matcher import HungarianMatcher
+from reference_model.matcher import HungarianMatcher, MatcherConfig
 from reference_model.model import R2VOS
 from reference_model.text_encoder import language_model_arch
 from reference_model.training.config import OptimConfig
@@ -229,6 +229,21 @@ def test_matcher_indices_equal_the_release(meta, ref, step):
             want = ref[f"rank{r}/indices/{layer}"]
             assert [int(query[0]), int(target[0])] == want[:, 0].tolist(), (layer, r)
         assert all(len(found[w + r][0]) == 0 for r in range(w))  # negatives: no match
+
+
+def test_matcher_alone_equals_the_release_on_random_predictions(meta, ref):
+    # predictions whose scales vary, so that each cost term decides some of the matches
+    n, seed = meta["matcher_trials"]
+    clips = [{k: ref[f"clip{c}/{k}"] for k in ("boxes", "masks", "valid")}
+             for c in range(meta["world_size"])]
+    matcher = HungarianMatcher(MatcherConfig())
+    for i, trial in enumerate(matcher_trials(clips, n, seed)):
+        clip = clips[i % len(clips)]
+        target = {"positive": True, "boxes": torch.from_numpy(clip["boxes"]),
+                  "masks": torch.from_numpy(clip["masks"]),
+                  "valid": torch.from_numpy(clip["valid"]).bool()}
+        (query, _), = matcher(trial, [target])
+        assert query.tolist() == ref[f"rank0/trial_indices/{i}"].tolist(), f"trial {i}"
 
 
 @pytest.mark.slow

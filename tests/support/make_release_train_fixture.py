@@ -32,6 +32,10 @@ Clips: 3 frames of 64 x 96 (a multiple of 32: no padding), each with an elliptic
 box (normalised cx, cy, w, h), mask and ``valid`` flag; in clip 1 the object is absent from
 frame 1 (valid 0, empty mask, zero box).
 
+The matcher is also run alone on ``N_TRIALS`` random sets of predictions
+(``release_weights.matcher_trials``), whose scales vary so that every cost term decides some
+matches (with seeded weights the mask cost decides them all).
+
 Besides the parameters' gradients, every rank records the gradient of its total at its
 outputs (e, e', the negative pair's e', the pair logits, every layer's predictions) and of
 each relational term at its e': one process's loss depends on its own clip's outputs only
@@ -73,7 +77,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 from make_release_fixture import CORPUS, install_stubs, keys_and_aliases, weights_for
-from release_weights import RECIPE
+from release_weights import RECIPE, matcher_trials
 
 from reference_model.text_encoder import make_tiny_text_encoder
 
@@ -91,6 +95,7 @@ FULL_NUMEL = 4096  # gradients and weight changes stored whole up to this many e
 N_PROJECTIONS = 4
 N_SAMPLES = 16
 DTYPE = torch.float64
+N_TRIALS, TRIAL_SEED = 64, 0  # matcher trials (release_weights.matcher_trials)
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -301,6 +306,11 @@ def worker(rank: int, port: int, upstream: str, text_dir: str, seed: int, margin
         g = v.grad.detach()
         res[f"dtotal/{k}"] = (g.reshape(1, -1) if k.endswith("recon") else
                               g.reshape(-1) if k == "pair_logits" else g[0]).numpy()
+    if rank == 0:  # the matcher alone, on random predictions where every cost term counts
+        for i, trial in enumerate(matcher_trials(make_clips(), N_TRIALS, TRIAL_SEED)):
+            clip = make_clips()[i % WORLD]
+            (src, _), = criterion.matcher(trial, [release_target(clip, "")])
+            res[f"trial_indices/{i}"] = src.numpy()
     digest = {n: float(g.double().sum()) for n, g in grads.items()}
     per_rank = {f"rank{rank}/{k}": v for k, v in res.items()}
     if rank == 0:
@@ -417,7 +427,8 @@ def main() -> None:
             "recipe": RECIPE, "seed": seed, "keys": keys, "aliases": aliases,
             "groups": groups, "group_lrs": group_lrs, "adamw": adamw, "weight_dict": weight_dict,
             "token_ids": tokens,
-            "dtype": str(DTYPE).removeprefix("torch."), "full_numel": FULL_NUMEL, "projections": N_PROJECTIONS, "samples": N_SAMPLES,
+            "dtype": str(DTYPE).removeprefix("torch."), "matcher_trials": [N_TRIALS, TRIAL_SEED],
+            "full_numel": FULL_NUMEL, "projections": N_PROJECTIONS, "samples": N_SAMPLES,
             "torch": torch.__version__, "transformers": transformers.__version__}
     for c, clip in enumerate(clips):
         for k, v in clip.items():
