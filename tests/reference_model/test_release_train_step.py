@@ -192,7 +192,6 @@ def difference(name: str, ours: torch.Tensor, stored: np.ndarray, meta) -> tuple
     return float(np.sqrt(np.mean(proj ** 2))), float(stored[0])
 
 
-@pytest.mark.slow
 def test_fixture_is_the_release_layout(meta, ref):
     # one clip per process, negatives paired with the next process's caption, a frame
     # without the object, the matcher's indices for both decoder layers on every process
