@@ -161,6 +161,33 @@ def _as_float(outputs):
     return outputs
 
 
+def train_step(pair_forward: nn.Module, criterion: nn.Module,
+               optimizer: torch.optim.Optimizer, batch: Batch, device: torch.device,
+               clip_max_norm: float, scaler: torch.amp.GradScaler | None = None,
+               amp: bool = False) -> tuple[dict[str, Tensor], float]:
+    """One optimisation step on one batch: forward (fp16 autocast with ``amp``), the
+    criterion in fp32, backward, gradient clipping to ``clip_max_norm`` (0: none), update.
+    Returns the weighted terms (detached) and the gradient norm before clipping."""
+    scaler = scaler or torch.amp.GradScaler("cuda", enabled=False)
+    frames = batch.normalised_frames(device)
+    batch = batch.to(device)
+    autocast = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
+    with autocast:
+        outputs = pair_forward(frames, batch.clip_of_pair, batch.captions)
+    losses = criterion(_as_float(outputs) if amp else outputs, batch.targets)
+    optimizer.zero_grad(set_to_none=True)
+    with warnings.catch_warnings():
+        # DDP: 1x1 convolutions get channels-last gradients, copied correctly, only slower
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
+        scaler.scale(losses["loss"]).backward()
+    scaler.unscale_(optimizer)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    norm = torch.nn.utils.clip_grad_norm_(params, clip_max_norm if clip_max_norm > 0 else math.inf)
+    scaler.step(optimizer)
+    scaler.update()
+    return {k: v.detach() for k, v in losses.items()}, float(norm)
+
+
 class Trainer:
     """One training run; :meth:`run` trains until the end, a stop request or ``max_steps``."""
 
@@ -277,24 +304,8 @@ class Trainer:
 
     def step(self, batch: Batch) -> tuple[dict[str, Tensor], float]:
         """Forward, loss, backward, clip and update on one batch: (weighted terms, grad norm)."""
-        frames = batch.normalised_frames(self.device)
-        batch = batch.to(self.device)
-        autocast = torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
-        with autocast:
-            outputs = self.pair_forward(frames, batch.clip_of_pair, batch.captions)
-        losses = self.criterion(_as_float(outputs) if self.amp else outputs, batch.targets)
-        self.optimizer.zero_grad(set_to_none=True)
-        with warnings.catch_warnings():
-            # DDP: 1x1 convolutions get channels-last gradients, copied correctly, only slower
-            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view")
-            self.scaler.scale(losses["loss"]).backward()
-        self.scaler.unscale_(self.optimizer)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        max_norm = self.cfg.optim.clip_max_norm
-        norm = torch.nn.utils.clip_grad_norm_(params, max_norm if max_norm > 0 else math.inf)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return {k: v.detach() for k, v in losses.items()}, float(norm)
+        return train_step(self.pair_forward, self.criterion, self.optimizer, batch, self.device,
+                          self.cfg.optim.clip_max_norm, self.scaler, self.amp)
 
     def _mean_over_processes(self, losses: dict[str, Tensor]) -> dict[str, float]:
         names = sorted(losses)

@@ -58,3 +58,32 @@ def fixture_frames(seed: int, t: int, h: int, w: int) -> np.ndarray:
             img = img * (1 - blob[..., None]) + col * blob[..., None]
         frames[i] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     return frames
+
+
+def matcher_trials(targets: list[dict[str, np.ndarray]], n: int, seed: int, queries: int = 5,
+                   stride: int = 4) -> list[dict[str, torch.Tensor]]:
+    """``n`` random sets of predictions for the matcher, each against ``targets[i % len]``
+    (dicts of "boxes" [T, 4] cxcywh, "masks" [T, H, W], "valid" [T]): float64
+    ``pred_logits`` [1, T, Q, 1], ``pred_boxes`` [1, T, Q, 4], ``pred_masks`` [1, T, Q, H/s,
+    W/s]. Every trial draws its own scale for each kind of prediction, so that each cost
+    term decides some matches."""
+    g = torch.Generator().manual_seed(seed)
+    trials = []
+    for i in range(n):
+        tgt = targets[i % len(targets)]
+        boxes = torch.from_numpy(tgt["boxes"]).double()
+        masks = torch.from_numpy(tgt["masks"]).double()[:, stride // 2::stride, stride // 2::stride]
+        t = len(boxes)
+        s = torch.exp(torch.rand(4, generator=g, dtype=torch.float64) * 3 - 2)  # 0.14 .. 2.7
+        logits = torch.randn(1, t, queries, 1, generator=g, dtype=torch.float64) * s[0]
+        centre = torch.where(boxes[:, None, :] > 0, boxes[:, None, :], torch.full_like(
+            boxes[:, None, :], 0.5))
+        pred_boxes = (centre + 0.1 * s[1] * torch.randn(t, queries, 4, generator=g,
+                                                        dtype=torch.float64)).clamp(0.02, 0.98)
+        sign = 2 * masks[:, None] - 1  # [T, 1, h, w]
+        noise = torch.randn(t, queries, *masks.shape[1:], generator=g, dtype=torch.float64)
+        weight = torch.rand(1, queries, 1, 1, generator=g, dtype=torch.float64)
+        pred_masks = 3 * s[2] * weight * sign + 2 * s[3] * noise
+        trials.append({"pred_logits": logits, "pred_boxes": pred_boxes[None],
+                       "pred_masks": pred_masks[None]})
+    return trials
