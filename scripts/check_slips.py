@@ -103,7 +103,7 @@ def run(sid):
     p.write_text(text.replace(old, new))
     try:
         r = subprocess.run(["nice", "-n", "10", PY, "-q", "-x", "-p", "no:cacheprovider", *test.split()],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     finally:
         p.write_text(text)
     print(f"{sid:>4} {'CAUGHT' if r.returncode else 'MISSED'}  {path}: {old!r} -> {new!r}", flush=True)
