@@ -26,8 +26,8 @@ def demo(tmp_path_factory):
     """A small R2 dataset and the demo's three submissions, scored: oracle and rvos_oracle
     have the same J, oracle and empty the same (zero) false alarms, empty has no R."""
     from datasets_builder.build import build_dataset
-    from r2bench.app.demo import write_oracle_submission
     from datasets_builder.synth import SynthConfig, write_source
+    from r2bench.app.demo import write_oracle_submission
     from r2bench.results import name_submission
     from r2bench.scoring import score_submission
 

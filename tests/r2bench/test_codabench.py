@@ -32,8 +32,8 @@ def _run(*args):
 def bench(tmp_path_factory):
     """A synthetic R2 dataset, its bundle, and the rvos_oracle packed as a two-label zip."""
     from datasets_builder.build import build_dataset
-    from r2bench.app.demo import write_oracle_submission
     from datasets_builder.synth import SynthConfig, write_source
+    from r2bench.app.demo import write_oracle_submission
 
     d = tmp_path_factory.mktemp("codabench")
     write_source(d / "src", SynthConfig(videos=6, train_videos=0, frames=3, height=40,
