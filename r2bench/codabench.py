@@ -44,7 +44,7 @@ from PIL import Image
 import r2bench
 from r2bench import codabench_pages as pages
 from r2bench.codabench_scoring import LEADERBOARD
-from r2bench.dataset import R2_META, EvalDataset, load_eval_dataset
+from r2bench.dataset import R2_META, EvalDataset, is_r2_dataset, load_eval_dataset
 from r2bench.errors import DatasetError
 from r2bench.fileio import atomic_path
 from r2bench.pack import encode_l
@@ -314,7 +314,7 @@ def write_zip(path: Path, entries: Iterator[tuple[str, bytes | Path]]) -> None:
 def open_r2_with_gt(dataset: str | os.PathLike) -> EvalDataset:
     """The R2 dataset, which must have ground truth for every positive pair."""
     path = Path(dataset)
-    if not (path / R2_META).exists():
+    if not is_r2_dataset(path):
         raise DatasetError(path, f"not an R2 dataset (no {R2_META}): the bundle scores both "
                                  "labels of an R2 dataset")
     ds = load_eval_dataset(path)
