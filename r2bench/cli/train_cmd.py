@@ -87,9 +87,17 @@ def build_train_config(config: str, text_encoder: str | None, overrides: dict, *
               help="Newest checkpoints kept.")
 @click.option("--val", type=click.Path(file_okay=False, path_type=str), default=None,
               help="R2 dataset scored with the model at the end of every epoch.")
+@click.option("--stage", type=click.Choice(["backbone", "text", "image", "video"]),
+              default="video", show_default=True,
+              help="Rung of the pre-training ladder: backbone (shapes and colours of "
+                   "frames), text (masked-language modelling of the captions), image "
+                   "(referring at T=1 with negatives), video (R2-VOS).")
+@click.option("--steps", "stage_steps", type=click.IntRange(1), default=None,
+              help="Steps of the backbone or text stage  [400 / 300].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, max_steps,
-          seed, sets, device, amp, workers, threads, save_every, keep, val, quiet):
+          seed, sets, device, amp, workers, threads, save_every, keep, val, stage,
+          stage_steps, quiet):
     """Train the reference model on a Ref-Youtube-VOS-layout split.
 
     Checkpoints every epoch, every --save-every steps, on SIGUSR1 and on SIGTERM / SIGINT
@@ -105,6 +113,13 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
         raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
     cfg = build_train_config(config, text_dir, parse_overrides(sets), epochs=epochs,
                              batch_size=batch_size, max_steps=max_steps, seed=seed, amp=amp)
+    if stage in ("backbone", "text"):
+        _own_loop_stage(stage, cfg, data, split, run, init, resume, threads, stage_steps,
+                        save_every, progress_enabled(quiet))
+        return
+    from reference_model.training.ladder import stage_config
+
+    cfg = stage_config(cfg, stage)
     opts = RunOptions(device=device, workers=workers, threads=threads, save_every=save_every,
                       keep=keep, val=val, progress=progress_enabled(quiet))
     result = run_training(cfg, data, split, run, opts, init=init, resume=resume)
@@ -116,6 +131,17 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
         click.echo(f"stopped by {result.stopped_by}; continue with the same command and "
                    f"--resume {run}", err=True)
         sys.exit(_SIGNAL_STATUS[result.stopped_by])
+
+
+def _own_loop_stage(stage, cfg, data, split, run, init, resume, threads, steps, save_every,
+                    progress) -> None:
+    from reference_model.training.ladder import train_backbone, train_text
+
+    fn = train_backbone if stage == "backbone" else train_text
+    kwargs = {"steps": steps} if steps else {}
+    out = fn(cfg, data, split, run, init=init, resume=resume is not None, threads=threads,
+             save_every=save_every or 100, progress=progress, **kwargs)
+    click.echo(f"{run}: {stage} stage done, weights {out / 'model.safetensors'}")
 
 
 def _pct(value: float | None) -> str:
