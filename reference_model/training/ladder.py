@@ -141,11 +141,11 @@ def _prepare(cfg: TrainConfig, data: str, split: str, run: Path, init: str | Non
 
 def _loop(name: str, run: _StageRun, cfg, model: nn.Module, head: nn.Module, params,
           lr: float, steps: int, loss_fn, save_every: int, progress: bool) -> int:
-    """Adam on ``params`` for ``steps`` steps of ``loss_fn(step) -> (loss, metrics)``."""
+    """AdamW at a constant rate on ``params`` for ``steps`` steps of ``loss_fn(step) ->
+    (loss, metrics)``; running it again with more steps and ``resume`` continues it."""
     from tqdm import tqdm
 
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < 0.8 * steps else 0.1)
     start, offset = 0, 0.0
     folder = run.newest()
     if folder is not None:  # resume
@@ -156,7 +156,6 @@ def _loop(name: str, run: _StageRun, cfg, model: nn.Module, head: nn.Module, par
         state = torch.load(folder / STAGE_FILE, weights_only=True)
         head.load_state_dict(state["head"])
         opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start, offset = state["step"], state.get("time", 0.0)
         run.truncate_log(start)
@@ -171,7 +170,6 @@ def _loop(name: str, run: _StageRun, cfg, model: nn.Module, head: nn.Module, par
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        sched.step()
         seconds = offset + time.perf_counter() - t0
         run.log({"step": step + 1, "time": round(seconds, 3), "loss": float(loss.detach()),
                  **metrics})
@@ -180,7 +178,7 @@ def _loop(name: str, run: _StageRun, cfg, model: nn.Module, head: nn.Module, par
         if (step + 1) % save_every == 0 or step + 1 == steps:
             run.save(model, cfg, step + 1, {"head": head.state_dict(),
                                              "optimizer": opt.state_dict(),
-                                             "scheduler": sched.state_dict(), "time": seconds})
+                                             "time": seconds})
     bar.close()
     return steps
 
