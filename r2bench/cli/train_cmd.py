@@ -181,6 +181,9 @@ def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--max-steps", type=click.IntRange(1), default=None,
               help="Steps per variant.")
 @click.option("--seed", type=int, default=None, help="Seed of every variant  [preset].")
+@click.option("--seeds", type=click.IntRange(1), default=1, show_default=True,
+              help="Train every variant with N seeds (--seed, --seed + 1, ...): means, 95% "
+                   "intervals and the paired test of r2bench compare against full.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a field of the base config (repeatable).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -190,8 +193,8 @@ def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="Torch threads per process  [torch's default].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps, seed, sets,
-           device, workers, threads, quiet):
+def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps, seed, seeds,
+           sets, device, workers, threads, quiet):
     """Train one model per ablation switch of the paper (Tables 3-6) on the same data and
     seed, score each on the --val R2 dataset and print the J, F, J&F, R, J&F&R table."""
     from r2bench.cli.model_cmd import _quiet_hf
@@ -206,6 +209,27 @@ def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps,
                              max_steps=max_steps, seed=seed)
     opts = RunOptions(device=device, workers=workers, threads=threads,
                       progress=progress_enabled(quiet))
+    if seeds > 1:
+        _seeded(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts, seeds)
+        return
     rows = run_ablation(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts)
     if rows:
         click.echo(format_summary_table(rows))
+
+
+def _seeded(cfg, data, split, val, out, variants, opts, n) -> None:
+    from reference_model.training.ablate import run_seeded_ablation
+    from reference_model.training.ablate_stats import (
+        format_seeded_table,
+        seed_summary,
+        versus_full,
+    )
+
+    seeds = tuple(range(cfg.seed, cfg.seed + n))
+    runs = run_seeded_ablation(cfg, data, split, val, out, seeds, variants, opts)
+    full = runs.get("full")
+    rows = [(name, seed_summary([r for _, r in res]),
+             versus_full(full, res) if full is not None and name != "full" else None)
+            for name, res in runs.items()]
+    if rows:
+        click.echo(format_seeded_table(rows, n), nl=False)

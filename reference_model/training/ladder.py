@@ -14,7 +14,8 @@ their values), so stages chain with ``--init``:
    tokens masked, RoBERTa's 80/10/10), plus a bag-of-words prediction from the sentence
    embedding e (the pooler, which masked-language modelling alone leaves random).
 3. ``image`` ("Ref-COCO"): ``r2bench train`` at T = 1, single frames with their captions,
-   positives and several unrelated negatives per frame (:func:`stage_config`).
+   positives and an unrelated negative per frame, twice the clips per step
+   (:func:`stage_config`).
 4. ``video``: ``r2bench train`` as it always was, started from stage 3.
 
 Stages 1 and 2 have their own small loop (:func:`train_backbone`, :func:`train_text`): a
@@ -65,10 +66,10 @@ COLOURS = {"red": (215, 35, 35), "green": (40, 185, 60), "blue": (40, 80, 225),
 
 
 def stage_config(cfg: TrainConfig, stage: str) -> TrainConfig:
-    """The training config of a Trainer stage: ``image`` is ``cfg`` at T = 1 with three
-    unrelated captions per frame and twice the clips per step; ``video`` is ``cfg``."""
+    """The training config of a Trainer stage: ``image`` is ``cfg`` at T = 1 with twice the
+    clips per step (the same pixels per step); ``video`` is ``cfg``."""
     if stage == "image":
-        data = replace(cfg.data, negatives_per_clip=3)
+        data = cfg.data
         return cfg.replace(model=cfg.model.replace(num_frames=1), data=data,
                            batch_size=2 * cfg.batch_size)
     return cfg

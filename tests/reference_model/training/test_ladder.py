@@ -66,10 +66,11 @@ def test_mask_tokens_masks_only_ordinary_tokens_and_labels_only_those():
     assert (inputs[chosen] == 4).float().mean() > 0.6  # mostly <mask>
 
 
-def test_image_stage_is_single_frames_with_more_negatives():
+def test_image_stage_is_single_frames_with_twice_the_clips():
     cfg = TrainConfig()
     image = stage_config(cfg, "image")
-    assert image.model.num_frames == 1 and image.data.negatives_per_clip == 3
+    assert image.model.num_frames == 1 and image.batch_size == 2 * cfg.batch_size
+    assert image.data == cfg.data
     assert stage_config(cfg, "video") == cfg
 
 
@@ -126,5 +127,5 @@ def test_stage_image_trains_at_one_frame(micro_source, tiny_text_dir, tmp_path):
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "im" / "run.json").read_text())
     assert run["config"]["model"]["num_frames"] == 1
-    assert run["config"]["data"]["negatives_per_clip"] == 3
+    assert run["config"]["batch_size"] == 4
     assert read_checkpoint(tmp_path / "im" / "model.safetensors")[1].num_frames == 1
