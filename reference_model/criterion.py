@@ -18,11 +18,18 @@ release's coefficients (``opts.py``; ``docs/training.md`` compares them with the
   * the same for every earlier decoder layer, matched on its own outputs, suffixed _0, _1.
 - text cycle, positive pairs of the global batch, e' the student and e the (detached)
   teacher: ``loss_cycle_dist`` (1), ``loss_cycle_angle`` (1), or for the point-wise ablation
-  ``loss_cycle_mse`` (1; the release computes it with weight 0);
+  ``loss_cycle_mse`` (1; the release computes it with weight 0). The release all-gathers e
+  and e' over its GPUs, one clip each, and only a process's own row carries gradient; DDP
+  then averages, so each clip gets 1/N of the relational terms' gradient, N the clips per
+  step. By default (``relational_gradient="release"``) the two relational terms keep their
+  value and their gradient is divided by N, the positive pairs of the global batch (one per
+  clip), which is the release's step whatever the number of processes;
+  ``relational_gradient="full"`` keeps the gradient of the value;
 - ``loss_cycle_cls`` (1): binary cross-entropy of the pair head's logit, which predicts that
   the pair is *unrelated* (target 1 for negative pairs, 0 for positive ones), mean over pairs;
-- ``loss_cycle_contrastive`` (0.1): max(0, 0.5 - mean ||e' - e||) over the negative pairs of
-  the global batch.
+- ``loss_cycle_contrastive`` (0.1): mean of max(0, 0.5 - ||e' - e||) over the negative pairs
+  of the global batch, each pair clamped on its own (the release clamps per GPU, one clip
+  each).
 
 Loss functions return unweighted values; every weight is applied in
 :meth:`SetCriterion.forward` from :meth:`CriterionConfig.weight_dict`.
@@ -46,6 +53,7 @@ from reference_model.distributed import gather_with_grad, sum_over_processes, wo
 from reference_model.matcher import HungarianMatcher, downsample_masks
 
 CycleVariant = Literal["off", "pointwise", "distance", "angle", "both"]
+RelationalGradient = Literal["release", "full"]
 SEGM_LOSSES = ("labels", "boxes", "masks")
 
 
@@ -62,6 +70,9 @@ class CriterionConfig:
     cycle_loss_dist_coef: float = 1.0  # relational distance (eq. 9)
     cycle_loss_angle_coef: float = 1.0  # relational angle (eq. 10)
     cycle_loss_mse_coef: float = 1.0  # point-wise term, used only when cycle = "pointwise"
+    # gradient of the relational terms (distance, angle): "release" divides it by the clips
+    # per step (the release's all-gather, one clip per GPU); "full": the value's gradient
+    relational_gradient: RelationalGradient = "release"
     cycle_loss_cls_coef: float = 1.0  # pair head (L_align); applied when the model has one
     cycle_loss_contrastive_coef: float = 0.1  # e' of negative pairs away from e
     contrastive_margin: float = 0.5  # --contra_margin
@@ -69,6 +80,11 @@ class CriterionConfig:
     focal_gamma: float = 2.0  # gamma of the focal losses
     mask_stride: int = 4  # predicted masks are at 1/4 of the input size
     aux_loss: bool = True  # also supervise every earlier decoder layer
+
+    def __post_init__(self) -> None:
+        if self.relational_gradient not in ("release", "full"):
+            raise ValueError(f"relational_gradient must be 'release' or 'full', "
+                             f"got {self.relational_gradient!r}")
 
     def weight_dict(self) -> dict[str, float]:
         """The weight of every loss term by name (auxiliary terms share their base weight)."""
@@ -218,10 +234,20 @@ class SetCriterion(nn.Module):
         if variant == "pointwise":
             terms["loss_cycle_mse"] = L.pointwise_distance_loss(e_rec[pos], e[pos])
         if variant in ("distance", "both"):
-            terms["loss_cycle_dist"] = L.rkd_distance_loss(e_rec[pos], e[pos])
+            terms["loss_cycle_dist"] = self._relational(L.rkd_distance_loss(e_rec[pos], e[pos]),
+                                                        pos)
         if variant in ("angle", "both"):
-            terms["loss_cycle_angle"] = L.rkd_angle_loss(e_rec[pos], e[pos])
+            terms["loss_cycle_angle"] = self._relational(L.rkd_angle_loss(e_rec[pos], e[pos]),
+                                                         pos)
         if self.cfg.cycle_loss_contrastive_coef and bool((~pos).any()):
             terms["loss_cycle_contrastive"] = L.margin_distance_loss(
                 e_rec[~pos], e[~pos], self.cfg.contrastive_margin)
         return terms
+
+    def _relational(self, value: Tensor, positive: Tensor) -> Tensor:
+        """A relational term's value, its gradient divided by the clips per step (the
+        positive pairs of the global batch ``positive`` [B_all]) unless the config asks for
+        the full gradient."""
+        if self.cfg.relational_gradient == "full":
+            return value
+        return L.scale_gradient(value, 1.0 / max(int(positive.sum()), 1))

@@ -9,8 +9,9 @@ criterion reads the same with one process or many.
   *global* batch, as the release's all-gather does. The backward sums the gradients that
   every process's (identical) loss sends to this process's rows; DDP then averages over the
   processes, so the update equals the one-process update on the global batch. (The release
-  keeps the gathered rows of other processes constant, which leaves the relational terms'
-  gradients 1/world_size too small.)
+  keeps the gathered rows of other processes constant, which leaves its relational
+  gradients 1/world_size of that; the criterion reproduces this scale on purpose, by the
+  clips per step rather than the process count: ``CriterionConfig.relational_gradient``.)
 
 Legend: N rows of this process, N_r rows of process r.
 """

@@ -129,8 +129,28 @@ def pointwise_distance_loss(student: Tensor, teacher: Tensor) -> Tensor:
 
 
 def margin_distance_loss(student: Tensor, teacher: Tensor, margin: float) -> Tensor:
-    """The release's negative-pair term (``loss_cycle_contrastive``): max(0, margin - mean_i
-    ||e'_i - e_i||) over unrelated pairs, pushing e' away from e. No rows -> 0."""
+    """The release's negative-pair term (``loss_cycle_contrastive``): mean_i max(0, margin -
+    ||e'_i - e_i||) over unrelated pairs, pushing e' away from e. Each pair is clamped on its
+    own, as the release clamps per process with one clip per GPU (a pair already past the
+    margin neither pulls nor hides another). No rows -> 0."""
     if len(student) == 0:
         return _connected_zero(student, teacher)
-    return (margin - F.pairwise_distance(student, teacher, p=2).mean()).clamp(min=0)
+    return (margin - F.pairwise_distance(student, teacher, p=2)).clamp(min=0).mean()
+
+
+class _ScaleGradient(torch.autograd.Function):
+    """Identity forward; backward multiplies the gradient by a constant."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, factor: float) -> Tensor:
+        ctx.factor = factor
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        return grad * ctx.factor, None
+
+
+def scale_gradient(x: Tensor, factor: float) -> Tensor:
+    """``x`` unchanged (same values, bit for bit) whose gradient is multiplied by ``factor``."""
+    return _ScaleGradient.apply(x, float(factor))

@@ -7,7 +7,12 @@ import pytest
 import torch
 
 from reference_model.criterion import CriterionConfig, SetCriterion
-from reference_model.losses import margin_distance_loss, rkd_angle_loss, rkd_distance_loss
+from reference_model.losses import (
+    margin_distance_loss,
+    pointwise_distance_loss,
+    rkd_angle_loss,
+    rkd_distance_loss,
+)
 from reference_model.matcher import HungarianMatcher, MatcherConfig
 
 SEGM = ("loss_ce", "loss_bbox", "loss_giou", "loss_mask", "loss_dice")
@@ -174,3 +179,69 @@ def test_a_batch_without_positives_gives_finite_zero_segmentation():
     assert all(losses[name].item() == 0.0 for name in SEGM)
     losses["loss"].backward()
     assert torch.isfinite(outputs["pred_masks"].grad).all()
+
+
+def _release_relational_gradient(loss_fn, e_rec: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+    """The release's gradient on e' [N, C]: N processes of one clip all-gather e and e', only
+    the process's own row keeps its gradient, and DDP averages over the N processes."""
+    grad = torch.zeros_like(e_rec)
+    for r in range(len(e_rec)):
+        own = e_rec.detach().clone().requires_grad_()
+        rows = torch.cat([own[i:i + 1] if i == r else own[i:i + 1].detach()
+                          for i in range(len(e_rec))])
+        loss_fn(rows, e).backward()
+        grad[r] = own.grad[r]
+    return grad / len(e_rec)
+
+
+@pytest.mark.parametrize("term, loss_fn", [("loss_cycle_dist", rkd_distance_loss),
+                                           ("loss_cycle_angle", rkd_angle_loss)])
+def test_relational_gradient_is_the_release_one_clip_per_process(term, loss_fn):
+    # 4 clips: the release's step on 4 GPUs gives each e' row 1/4 of the full gradient; the
+    # value is unchanged, and relational_gradient="full" keeps the full gradient
+    pairs = [pair(s, c=5) for s in range(4)] + [pair(9, c=5, positive=False)]
+    grads, values = {}, {}
+    for mode in ("release", "full"):
+        outputs, targets = batch(pairs, leaf=True)
+        got = make_criterion(relational_gradient=mode).unweighted_losses(outputs, targets)
+        got[term].backward()
+        grads[mode], values[mode] = outputs["text_recon"].grad, got[term]
+    e_rec, e = batch(pairs, leaf=False)[0]["text_recon"], batch(pairs, leaf=False)[0]["text_embed"]
+    release = _release_relational_gradient(loss_fn, e_rec[:4], e[:4])
+    assert values["release"].item() == values["full"].item()
+    torch.testing.assert_close(grads["release"][:4], release)
+    torch.testing.assert_close(grads["full"][:4], 4 * release)
+    assert grads["release"][:4].abs().sum() > 0 and grads["release"][4].abs().sum() == 0
+
+
+def test_other_terms_keep_their_full_gradient():
+    # the point-wise term and the contrastive one are per-clip terms in the release: no
+    # scaling (DDP's average over one clip per process is the batch mean)
+    pairs = [pair(s, c=5) for s in range(3)] + [pair(s, c=5, positive=False) for s in (7, 8)]
+    for term in ("loss_cycle_mse", "loss_cycle_contrastive"):
+        outputs, targets = batch(pairs, leaf=True)
+        got = make_criterion(cycle="pointwise", contrastive_margin=100.0).unweighted_losses(
+            outputs, targets)
+        got[term].backward()
+        e_rec = outputs["text_recon"].detach().clone().requires_grad_()
+        e = outputs["text_embed"].detach()
+        rows = slice(0, 3) if term == "loss_cycle_mse" else slice(3, 5)
+        ref = (pointwise_distance_loss(e_rec[rows], e[rows]) if term == "loss_cycle_mse"
+               else margin_distance_loss(e_rec[rows], e[rows], 100.0))
+        ref.backward()
+        torch.testing.assert_close(outputs["text_recon"].grad, e_rec.grad)
+
+
+def test_contrastive_term_clamps_each_negative_pair():
+    # two negative pairs: one already past the margin (distance 5), one at distance ~0.1.
+    # Per clip: (0 + (0.5 - 0.1)) / 2; clamping the batch mean (2.55) would give 0.
+    e = torch.zeros(2, 2)
+    e_rec = torch.tensor([[3.0, 4.0], [0.1, 0.0]], requires_grad=True)
+    outputs = {"pred_logits": torch.zeros(2, 1, 2, 1), "pred_boxes": torch.rand(2, 1, 2, 4),
+               "pred_masks": torch.zeros(2, 1, 2, 1, 1), "pred_pair": torch.zeros(2),
+               "text_embed": e, "text_recon": e_rec, "aux_outputs": []}
+    got = make_criterion().unweighted_losses(outputs, [{"positive": False}] * 2)
+    assert got["loss_cycle_contrastive"].item() == pytest.approx(0.2, abs=1e-5)
+    got["loss_cycle_contrastive"].backward()
+    assert e_rec.grad[0].abs().sum() == 0  # past the margin: no push
+    assert e_rec.grad[1, 0].item() == pytest.approx(-0.5, abs=1e-4)  # d/dx of -(x)/2

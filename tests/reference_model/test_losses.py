@@ -149,8 +149,12 @@ def test_pointwise_and_margin_terms_by_hand():
     d0 = math.hypot(3 + eps, 4 + eps)
     d1 = math.hypot(eps, eps)
     assert pointwise_distance_loss(e_rec, e).item() == pytest.approx((d0 + d1) / 2, rel=1e-6)
-    assert margin_distance_loss(e_rec, e, margin=0.5).item() == 0.0  # already far apart
-    assert margin_distance_loss(e_rec, e, margin=3.0).item() == pytest.approx(
-        3.0 - (d0 + d1) / 2, rel=1e-6)
+    # each pair is clamped on its own (the release: per GPU, one clip each): pair 0 (d0 = 5)
+    # is past the margin and adds 0, pair 1 (d1 ~ 0) adds the whole margin
+    assert margin_distance_loss(e_rec, e, margin=0.5).item() == pytest.approx(
+        (0.5 - d1) / 2, rel=1e-6)  # the batch mean (2.5) is past it: clamping it gives 0
+    assert margin_distance_loss(e_rec, e, margin=6.0).item() == pytest.approx(
+        (6.0 - d0 + 6.0 - d1) / 2, rel=1e-6)
+    assert margin_distance_loss(e_rec[:1], e[:1], margin=0.5).item() == 0.0
     assert pointwise_distance_loss(e[:0], e[:0]).item() == 0.0
     assert margin_distance_loss(e[:0], e[:0], 0.5).item() == 0.0
