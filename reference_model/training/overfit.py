@@ -38,6 +38,7 @@ class OverfitResult:
     auc: float  # pair head's ROC AUC: negative pairs should score higher than positive ones
     losses: list[float]
     seconds: float
+    model: object = None  # the trained model (eval mode)
 
 
 def roc_auc(positive_scores: np.ndarray, negative_scores: np.ndarray) -> float:
@@ -114,4 +115,4 @@ def overfit(cfg: TrainConfig, data: str, split: str = "train", n_clips: int = 8,
             break
     seconds = time.perf_counter() - start
     j, f, jf, auc = score_batch(model, batch)
-    return OverfitResult(jf, j, f, auc, losses, seconds)
+    return OverfitResult(jf, j, f, auc, losses, seconds, model)
