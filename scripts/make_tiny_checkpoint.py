@@ -50,8 +50,8 @@ THREADS = 1  # two threads wait on each other when the 2 cores are shared
 DEMO = SynthConfig(videos=24, train_videos=TRAIN_VIDEOS, frames=8, height=96, width=160, seed=0)
 # steps per rung (image and video: --max-steps over the stage's epochs)
 # (sized for the shared 2-core machine, where this process gets about half a core)
-LADDER = {"backbone": 600, "text": 600, "image": 800, "video": 1200}
-EPOCHS = {"image": 1, "video": 2}  # an epoch: 982 steps; video's rates x0.1 after its first
+LADDER = {"backbone": 2000, "text": 600, "image": 1200, "video": 1500}
+EPOCHS = {"image": 2, "video": 2}  # an epoch: 982 steps; the rates x0.1 after the first
 
 
 def _done(run: Path) -> bool:

@@ -56,6 +56,7 @@ from .state import init_from_checkpoint, list_checkpoints, prune_checkpoints
 log = logging.getLogger(__name__)
 
 STAGES = ("backbone", "text", "image", "video")
+BACKGROUND_WEIGHT = 0.2  # of the background class in the backbone's per-pixel losses
 STAGE_FILE = "stage.pt"
 MODEL_FILE = "model.safetensors"
 # the synthetic source's attributes (datasets_builder.scene): the backbone's classes
@@ -307,8 +308,13 @@ def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLi
         s8 = F.interpolate(shape[:, None].float(), size=dense.shape[-2:], mode="nearest")[:, 0]
         c8 = F.interpolate(colour[:, None].float(), size=dense.shape[-2:], mode="nearest")[:, 0]
         ns = len(SHAPES) + 1
-        loss_s = F.cross_entropy(dense[:, :ns], s8.long())
-        loss_c = F.cross_entropy(dense[:, ns:], c8.long())
+        # objects cover about a tenth of a frame: background counts BACKGROUND_WEIGHT
+        w_s = torch.ones(ns)
+        w_s[0] = BACKGROUND_WEIGHT
+        w_c = torch.ones(len(COLOURS) + 1)
+        w_c[0] = BACKGROUND_WEIGHT
+        loss_s = F.cross_entropy(dense[:, :ns], s8.long(), weight=w_s)
+        loss_c = F.cross_entropy(dense[:, ns:], c8.long(), weight=w_c)
         present = torch.zeros(batch, len(SHAPES) + len(COLOURS))
         for b in range(batch):
             for k in shape[b].unique().tolist():

@@ -32,12 +32,13 @@ from .optim import build_optimizer
 class OverfitResult:
     """Scores on the memorised pairs, the loss curve and the time taken."""
 
-    jf: float  # mean J&F (percent) of the positive pairs' selected masks
+    jf: float  # mean J&F (percent) of the positive pairs' selected masks, at the frame size
     j: float
     f: float
     auc: float  # pair head's ROC AUC: negative pairs should score higher than positive ones
     losses: list[float]
     seconds: float
+    jf_stride: float = 0.0  # the same J&F on the loss's grid: targets sampled every 4th pixel
     model: object = None  # the trained model (eval mode)
 
 
@@ -67,14 +68,18 @@ def fixed_batch(cfg: TrainConfig, data: str, split: str, n_clips: int) -> Batch:
 
 
 @torch.no_grad()
-def score_batch(model, batch: Batch) -> tuple[float, float, float, float]:
-    """(J, F, J&F, pair AUC) of ``model`` (eval mode) on the pairs of ``batch``."""
+def score_batch(model, batch: Batch) -> tuple[float, float, float, float, float]:
+    """(J, F, J&F, pair AUC, J&F on the mask grid) of ``model`` (eval mode) on the pairs of
+    ``batch``. J and F compare the selected query's masks, resized to the frame as
+    ``run-reference`` resizes them, with the full-size targets; the last value compares the
+    stride-4 masks (logit > 0) with the targets sampled as the loss samples them."""
     from r2bench.metrics import jf as jf_frames
+    from reference_model.matcher import downsample_masks
     from reference_model.postprocess import binarize, select_slot
 
     model.eval()
     out = PairForward(model)(batch.normalised_frames("cpu"), batch.clip_of_pair, batch.captions)
-    js, fs, pos, neg = [], [], [], []
+    js, fs, grid, pos, neg = [], [], [], [], []
     for p, target in enumerate(batch.targets):
         logit = float(out["pred_pair"][p]) if out["pred_pair"] is not None else 0.0
         (pos if target["positive"] else neg).append(logit)
@@ -87,8 +92,12 @@ def score_batch(model, batch: Batch) -> tuple[float, float, float, float]:
         j, f = jf_frames(gt, pred)
         js.append(j.mean())
         fs.append(f.mean())
+        logits = out["pred_masks"][p][:, slot]
+        j4, f4 = jf_frames(downsample_masks(target["masks"], 4).numpy().astype(bool),
+                           (logits > 0).numpy())
+        grid.append((j4.mean() + f4.mean()) / 2)
     j, f = 100 * float(np.mean(js)), 100 * float(np.mean(fs))
-    return j, f, (j + f) / 2, roc_auc(np.array(pos), np.array(neg))
+    return j, f, (j + f) / 2, roc_auc(np.array(pos), np.array(neg)), 100 * float(np.mean(grid))
 
 
 def overfit(cfg: TrainConfig, data: str, split: str = "train", n_clips: int = 8,
@@ -114,5 +123,5 @@ def overfit(cfg: TrainConfig, data: str, split: str = "train", n_clips: int = 8,
         if not math.isfinite(losses[-1]):
             break
     seconds = time.perf_counter() - start
-    j, f, jf, auc = score_batch(model, batch)
-    return OverfitResult(jf, j, f, auc, losses, seconds, model)
+    j, f, jf, auc, jf_grid = score_batch(model, batch)
+    return OverfitResult(jf, j, f, auc, losses, seconds, jf_grid, model)
