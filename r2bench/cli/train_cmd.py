@@ -93,7 +93,7 @@ def build_train_config(config: str, text_encoder: str | None, overrides: dict, *
                    "frames), text (masked-language modelling of the captions), image "
                    "(referring at T=1 with negatives), video (R2-VOS).")
 @click.option("--steps", "stage_steps", type=click.IntRange(1), default=None,
-              help="Steps of the backbone or text stage  [400 / 300].")
+              help="Steps of the backbone or text stage  [2000 / 600].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, max_steps,
           seed, sets, device, amp, workers, threads, save_every, keep, val, stage,

@@ -261,7 +261,7 @@ def _freeze_bn(swapped: dict) -> None:
 
 
 def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike,
-                   steps: int = 400, batch: int = 16, lr: float = 2e-3, init: str | None = None,
+                   steps: int = 2000, batch: int = 16, lr: float = 2e-3, init: str | None = None,
                    resume: bool = False, threads: int | None = None, save_every: int = 100,
                    progress: bool = True) -> Path:
     """Stage 1: the backbone classifies shapes and colours of the split's frames."""
@@ -369,7 +369,7 @@ def mask_tokens(ids: Tensor, special: Tensor, mask_id: int, vocab: int,
 
 
 def train_text(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike,
-               steps: int = 300, batch: int = 64, lr: float = 1e-3, init: str | None = None,
+               steps: int = 600, batch: int = 64, lr: float = 1e-3, init: str | None = None,
                resume: bool = False, threads: int | None = None, save_every: int = 100,
                progress: bool = True) -> Path:
     """Stage 2: masked-language modelling (and bag of words from e) on the split's captions."""
