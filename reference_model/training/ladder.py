@@ -68,9 +68,10 @@ COLOURS = {"red": (215, 35, 35), "green": (40, 185, 60), "blue": (40, 80, 225),
 
 def stage_config(cfg: TrainConfig, stage: str) -> TrainConfig:
     """The training config of a Trainer stage: ``image`` is ``cfg`` at T = 1 with twice the
-    clips per step (the same pixels per step); ``video`` is ``cfg``."""
+    clips per step (the same pixels per step), without motion captions as positives (one
+    frame cannot show "moving left"); ``video`` is ``cfg``."""
     if stage == "image":
-        data = cfg.data
+        data = replace(cfg.data, exclude_words=("moving",))
         return cfg.replace(model=cfg.model.replace(num_frames=1), data=data,
                            batch_size=2 * cfg.batch_size)
     return cfg

@@ -70,8 +70,22 @@ def test_image_stage_is_single_frames_with_twice_the_clips():
     cfg = TrainConfig()
     image = stage_config(cfg, "image")
     assert image.model.num_frames == 1 and image.batch_size == 2 * cfg.batch_size
-    assert image.data == cfg.data
+    assert image.data.exclude_words == ("moving",)  # one frame cannot show motion
+    assert image.data.negatives_per_clip == cfg.data.negatives_per_clip
     assert stage_config(cfg, "video") == cfg
+
+
+def test_excluded_words_leave_positives_out_but_keep_negatives(micro_source):
+    from reference_model.training.clips import build_clip_index
+
+    full = build_clip_index(micro_source, "train", 1)
+    cut = build_clip_index(micro_source, "train", 1, exclude_words=("moving",))
+    moving = {i for i, e in enumerate(full.expressions) if "moving" in e.text.split()}
+    assert moving and len(moving) < len(full.expressions)  # the source has both kinds
+    assert {s.expression for s in cut.samples} == \
+        {s.expression for s in full.samples} - moving
+    assert cut.expressions == full.expressions  # still drawn as unrelated captions
+    assert all(np.array_equal(cut.unrelated[v], full.unrelated[v]) for v in full.videos)
 
 
 def test_backbone_stage_trains_the_whole_backbone_only_and_resumes(micro_source, tiny_text_dir,
