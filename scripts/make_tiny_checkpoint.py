@@ -121,6 +121,12 @@ def make(work: Path, out: Path, ladder: dict[str, int] | None = None) -> dict:
 
     results = run_shipped(work / "r2", work / "preds", checkpoint=out / "tiny_synth.safetensors",
                           text_encoder=text_out)
+    from reference_model.training.overfit import clip_probe
+
+    # the pair head on held-out pairs: every valid video's first clip with its own caption
+    # and with an unrelated one (the demo's videos; J&F here is without the pair gate)
+    heldout = clip_probe(str(out / "tiny_synth.safetensors"), str(text_out),
+                         str(work / "synth"), "valid", DEMO.videos)
     digest = hashlib.sha256((out / "tiny_synth.safetensors").read_bytes()).hexdigest()
     cfg = tiny_train(tiny())
     record = {"format": "r2bench/shipped-model", "version": 2,
@@ -136,7 +142,7 @@ def make(work: Path, out: Path, ladder: dict[str, int] | None = None) -> dict:
                                   "frames": DEMO.frames, "size": [DEMO.height, DEMO.width],
                                   "seed": DEMO.seed},
                         "threads": THREADS, "workers": 1},
-              "demo_scores": results["summary"]}
+              "demo_scores": results["summary"], "heldout_clips": heldout}
     atomic_write_json(out / "tiny_synth.json", record)
     log.info("climbed the ladder in %.0f s; scores %s", total, json.dumps(results["summary"]))
     return record
