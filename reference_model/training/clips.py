@@ -111,19 +111,18 @@ def _unrelated_bits(videos: dict[str, VideoMeta], objects: dict[str, dict[str, s
 def build_clip_index(root: str | os.PathLike, split: str, num_frames: int,
                      exclude_words: tuple[str, ...] = ()) -> ClipIndex:
     """Read a split with ground truth and list its samples for clips of ``num_frames``;
-    expressions holding a word of ``exclude_words`` get no samples (they stay candidates
-    for negative pairs)."""
+    expressions holding a word of ``exclude_words`` are left out (neither positives nor
+    negatives: as negatives only, they would be told apart by their words alone)."""
     src = load_source(root, split)
     if not src.root.has_annotations:
         raise DatasetError(src.root.root / split / "Annotations",
                            "missing: training needs the ground-truth masks")
-    expressions = _expressions(src.root, src.videos)
+    expressions = [e for e in _expressions(src.root, src.videos)
+                   if not set(e.text.split()) & set(exclude_words)]
     if not expressions:
         raise DatasetError(src.root.meta_expressions_path, "no expressions to train on")
     samples = []
     for i, e in enumerate(expressions):
-        if set(e.text.split()) & set(exclude_words):
-            continue
         n = len(src.videos[e.video].frames)
         samples += [Sample(i, a) for a in range(0, n, num_frames)]
     return ClipIndex(src.root, {v: m.frames for v, m in src.videos.items()},
