@@ -89,9 +89,17 @@ def build_train_config(config: str, text_encoder: str | None, overrides: dict, *
               help="Newest checkpoints kept.")
 @click.option("--val", type=click.Path(file_okay=False, path_type=str), default=None,
               help="R2 dataset scored with the model at the end of every epoch.")
+@click.option("--stage", type=click.Choice(["backbone", "text", "image", "video"]),
+              default="video", show_default=True,
+              help="Rung of the pre-training ladder: backbone (shapes and colours of "
+                   "frames), text (masked-language modelling of the captions), image "
+                   "(referring at T=1 with negatives), video (R2-VOS).")
+@click.option("--steps", "stage_steps", type=click.IntRange(1), default=None,
+              help="Steps of the backbone or text stage  [2000 / 600].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, max_steps,
-          seed, sets, device, amp, workers, threads, save_every, keep, val, quiet):
+          seed, sets, device, amp, workers, threads, save_every, keep, val, stage,
+          stage_steps, quiet):
     """Train the reference model on a Ref-Youtube-VOS-layout split.
 
     Checkpoints every epoch, every --save-every steps, on SIGUSR1 and on SIGTERM / SIGINT
@@ -108,6 +116,13 @@ def train(config, data, split, run, text_dir, init, resume, epochs, batch_size, 
         raise click.UsageError("--config r50 needs --text-encoder (distilroberta-base)")
     cfg = build_train_config(config, text_dir, parse_overrides(sets), epochs=epochs,
                              batch_size=batch_size, max_steps=max_steps, seed=seed, amp=amp)
+    if stage in ("backbone", "text"):
+        _own_loop_stage(stage, cfg, data, split, run, init, resume, threads, stage_steps,
+                        save_every, progress_enabled(quiet))
+        return
+    from reference_model.training.ladder import stage_config
+
+    cfg = stage_config(cfg, stage)
     opts = RunOptions(device=device, workers=workers, threads=threads, save_every=save_every,
                       keep=keep, val=val, progress=progress_enabled(quiet))
     result = run_training(cfg, data, split, run, opts, init=init, resume=resume)
@@ -145,6 +160,17 @@ def validation_when(record: dict) -> str:
             "before its end)")
 
 
+def _own_loop_stage(stage, cfg, data, split, run, init, resume, threads, steps, save_every,
+                    progress) -> None:
+    from reference_model.training.ladder import train_backbone, train_text
+
+    fn = train_backbone if stage == "backbone" else train_text
+    kwargs = {"steps": steps} if steps else {}
+    out = fn(cfg, data, split, run, init=init, resume=resume is not None, threads=threads,
+             save_every=save_every or 100, progress=progress, **kwargs)
+    click.echo(f"{run}: {stage} stage done, weights {out / 'model.safetensors'}")
+
+
 def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -178,6 +204,9 @@ def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--max-steps", type=click.IntRange(1), default=None,
               help="Steps per variant.")
 @click.option("--seed", type=int, default=None, help="Seed of every variant  [preset].")
+@click.option("--seeds", type=click.IntRange(1), default=1, show_default=True,
+              help="Train every variant with N seeds (--seed, --seed + 1, ...): means, 95% "
+                   "intervals and the paired test of r2bench compare against full.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a field of the base config (repeatable).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
@@ -187,8 +216,8 @@ def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="Torch threads per process  [torch's default].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps, seed, sets,
-           device, workers, threads, quiet):
+def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps, seed, seeds,
+           sets, device, workers, threads, quiet):
     """Train one model per ablation switch of the paper (Tables 3-6) on the same data and
     seed, score each on the --val R2 dataset and print the J, F, J&F, R, J&F&R table."""
     from r2bench.cli.model_extra import quiet_hf
@@ -203,6 +232,27 @@ def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps,
                              max_steps=max_steps, seed=seed)
     opts = RunOptions(device=device, workers=workers, threads=threads,
                       progress=progress_enabled(quiet))
+    if seeds > 1:
+        _seeded(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts, seeds)
+        return
     rows = run_ablation(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts)
     if rows:
         click.echo(format_summary_table(rows))
+
+
+def _seeded(cfg, data, split, val, out, variants, opts, n) -> None:
+    from reference_model.training.ablate import run_seeded_ablation
+    from reference_model.training.ablate_stats import (
+        format_seeded_table,
+        seed_summary,
+        versus_full,
+    )
+
+    seeds = tuple(range(cfg.seed, cfg.seed + n))
+    runs = run_seeded_ablation(cfg, data, split, val, out, seeds, variants, opts)
+    full = runs.get("full")
+    rows = [(name, seed_summary([r for _, r in res]),
+             versus_full(full, res) if full is not None and name != "full" else None)
+            for name, res in runs.items()]
+    if rows:
+        click.echo(format_seeded_table(rows, n), nl=False)

@@ -16,7 +16,9 @@ Each variant is a set of overrides of the base :class:`TrainConfig`:
   unless asked for.
 
 A variant whose results file exists is not trained again, so an interrupted ablation
-continues where it stopped.
+continues where it stopped. With several seeds (:func:`run_seeded_ablation`) every variant
+is trained once per seed (``out/<variant>-seed-<S>``) and
+:mod:`~reference_model.training.ablate_stats` gives the means, intervals and paired tests.
 """
 
 from __future__ import annotations
@@ -63,6 +65,24 @@ def variant_config(base: TrainConfig, name: str) -> TrainConfig:
     return with_overrides(base, VARIANTS[name])
 
 
+def _train_and_score(cfg: TrainConfig, data: str, split: str, val: str, run: Path,
+                     results_path: Path, opts: RunOptions) -> bool:
+    """Train ``cfg`` into ``run`` (resuming a stopped run) and keep its last validation in
+    ``results_path``; False when a signal stopped it."""
+    if results_path.exists():
+        return True
+    log.info("ablation: training %s", run.name)
+    result = train(cfg, data, split, run, replace(opts, val=val),
+                   resume=os.fspath(run) if (run / "checkpoints").exists() else None)
+    if result.stopped_by:
+        return False
+    if result.val:
+        results = load_json(run / "val" / f"epoch-{result.val[-1]['epoch']:03d}.json",
+                            "validation results")
+        atomic_write_json(results_path, results)
+    return True
+
+
 def run_ablation(base: TrainConfig, data: str, split: str, val: str, out: str | os.PathLike,
                  variants: tuple[str, ...] = DEFAULT_VARIANTS,
                  opts: RunOptions | None = None) -> list[tuple[str, dict]]:
@@ -72,18 +92,38 @@ def run_ablation(base: TrainConfig, data: str, split: str, val: str, out: str | 
     rows = []
     for name in variants:
         results_path = out / f"{name}.json"
-        if not results_path.exists():
-            log.info("ablation: training %s", name)
-            result = train(variant_config(base, name), data, split, out / name,
-                           replace(opts, val=val),
-                           resume=os.fspath(out / name) if (out / name / "checkpoints").exists()
-                           else None)
-            if result.stopped_by:
-                break
-            if result.val:
-                results = load_json(out / name / "val" / f"epoch-{result.val[-1]['epoch']:03d}"
-                                    f".json", "validation results")
-                atomic_write_json(results_path, results)
+        if not _train_and_score(variant_config(base, name), data, split, val, out / name,
+                                results_path, opts):
+            break
         if results_path.exists():
             rows.append((name, load_json(results_path, "ablation results")))
+    return rows
+
+
+def run_seeded_ablation(base: TrainConfig, data: str, split: str, val: str,
+                        out: str | os.PathLike, seeds: tuple[int, ...],
+                        variants: tuple[str, ...] = DEFAULT_VARIANTS,
+                        opts: RunOptions | None = None
+                        ) -> dict[str, list[tuple[Path, dict]]]:
+    """Every variant once per seed into ``out/<variant>-seed-<S>``; per variant the
+    (results path, results) of each seed, in ``seeds`` order (only variants with every seed
+    scored). Seed-major: all variants at the first seed first, so a stopped ablation
+    already has whole comparisons."""
+    out = Path(out)
+    opts = opts or RunOptions()
+    for seed in seeds:
+        for name in variants:
+            tag = f"{name}-seed-{seed}"
+            cfg = variant_config(base, name).replace(seed=seed)
+            if not _train_and_score(cfg, data, split, val, out / tag, out / f"{tag}.json",
+                                    opts):
+                break
+        else:
+            continue
+        break
+    rows = {}
+    for name in variants:
+        paths = [out / f"{name}-seed-{seed}.json" for seed in seeds]
+        if all(p.exists() for p in paths):
+            rows[name] = [(p, load_json(p, "ablation results")) for p in paths]
     return rows

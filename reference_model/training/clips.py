@@ -108,13 +108,17 @@ def _unrelated_bits(videos: dict[str, VideoMeta], objects: dict[str, dict[str, s
     return out
 
 
-def build_clip_index(root: str | os.PathLike, split: str, num_frames: int) -> ClipIndex:
-    """Read a split with ground truth and list its samples for clips of ``num_frames``."""
+def build_clip_index(root: str | os.PathLike, split: str, num_frames: int,
+                     exclude_words: tuple[str, ...] = ()) -> ClipIndex:
+    """Read a split with ground truth and list its samples for clips of ``num_frames``;
+    expressions holding a word of ``exclude_words`` are left out (neither positives nor
+    negatives: as negatives only, they would be told apart by their words alone)."""
     src = load_source(root, split)
     if not src.root.has_annotations:
         raise DatasetError(src.root.root / split / "Annotations",
                            "missing: training needs the ground-truth masks")
-    expressions = _expressions(src.root, src.videos)
+    expressions = [e for e in _expressions(src.root, src.videos)
+                   if not set(e.text.split()) & set(exclude_words)]
     if not expressions:
         raise DatasetError(src.root.meta_expressions_path, "no expressions to train on")
     samples = []

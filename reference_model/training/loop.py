@@ -204,7 +204,8 @@ class Trainer:
         if opts.val is not None:
             check_val_dataset(opts.val)  # before the run folder exists and a run is spent
         self.cfg = self._prepare_run(cfg, data, split, resume)
-        self.index = build_clip_index(data, split, self.cfg.model.num_frames)
+        self.index = build_clip_index(data, split, self.cfg.model.num_frames,
+                                      self.cfg.data.exclude_words)
         torch.manual_seed(self.cfg.seed)  # the same initial weights in every process
         model, self.criterion, _ = build_model(self.cfg.model)
         self.model = model.to(self.device)

@@ -31,3 +31,14 @@ def test_shipped_model_reproduces_its_recorded_scores(tmp_path):
     want = rec["demo_scores"]
     for key in ("J", "F", "JF", "R", "JFR"):
         assert got[key] == pytest.approx(want[key], abs=1e-3), key
+
+
+def test_shipped_record_says_it_climbed_the_ladder():
+    from reference_model.training.ladder import STAGES
+
+    rec = record()
+    assert list(rec["train"]["ladder"]) == list(STAGES)  # every rung, in order
+    assert set(rec["train"]["seconds"]) == set(STAGES)
+    assert "ladder" in rec["description"] and "minutes" in rec["description"]
+    held = rec["heldout_clips"]
+    assert held["clips"] == rec["train"]["synth"]["videos"] and 0 <= held["pair_auc"] <= 1

@@ -70,3 +70,47 @@ def test_unknown_variant_is_one_line(tmp_path):
                                   "--variants", "full,nosuch"])
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
     assert "nosuch" in r.output
+
+
+def test_t_interval_is_students_t_over_the_seeds():
+    from reference_model.training.ablate_stats import t_interval
+
+    i = t_interval([0.1, 0.2, 0.3])
+    # mean 0.2, sd 0.1, t(0.975, 2) = 4.3027: half width 0.1 * 4.3027 / sqrt(3) = 0.24841
+    assert i.mean == pytest.approx(0.2) and i.n == 3
+    assert (i.low, i.high) == pytest.approx((0.2 - 0.24841, 0.2 + 0.24841), abs=1e-5)
+    assert t_interval([0.5, None]).low is None and t_interval([None]).mean is None
+
+
+def test_a_difference_is_significant_only_if_every_seed_agrees():
+    from reference_model.training.ablate_stats import VersusFull, t_interval
+
+    diff = t_interval([0.1, 0.2])
+    assert VersusFull(diff, (0.01, 0.02), (1, 1)).significant
+    assert not VersusFull(diff, (0.01, 0.2), (1, 1)).significant  # one seed not significant
+    assert not VersusFull(diff, (0.01, 0.02), (1, -1)).significant  # the signs disagree
+    assert not VersusFull(diff, (0.01, None), (1, 1)).significant
+
+
+def test_ablate_with_seeds_trains_each_variant_per_seed_and_compares_to_full(
+        micro_source, tmp_path, monkeypatch):
+    val = tmp_path / "r2"
+    build_dataset(micro_source, "valid", val, seed=0)
+    args = ["ablate", "--data", str(micro_source), "--val", str(val), "--out",
+            str(tmp_path / "abl"), "--variants", "full,no-pair-head", "--max-steps", "1",
+            "--seeds", "2", "--seed", "5", "--workers", "0", "--threads", "1", "-q"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    for name in ("full", "no-pair-head"):
+        for seed in (5, 6):
+            run = json.loads((tmp_path / "abl" / f"{name}-seed-{seed}" / "run.json").read_text())
+            assert run["config"]["seed"] == seed
+            assert (tmp_path / "abl" / f"{name}-seed-{seed}.json").is_file()
+    rows = [line for line in first.output.splitlines() if line.startswith("| ")]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == ["full", "no-pair-head"]
+    assert rows[1].split("|")[5].strip() == ""  # full is not compared with itself
+    assert rows[2].count("J&F&R ") == 1 and "R " in rows[2].split("|")[7]  # per-seed p-values
+    calls = []
+    monkeypatch.setattr(ablate_module, "train", lambda *a, **k: calls.append(a))
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and calls == [] and again.output == first.output
