@@ -241,12 +241,12 @@ def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps,
 
 
 def _seeded(cfg, data, split, val, out, variants, opts, n) -> None:
-    from reference_model.training.ablate import run_seeded_ablation
-    from reference_model.training.ablate_stats import (
+    from leaderboard.seeded import (
         format_seeded_table,
         seed_summary,
         versus_full,
     )
+    from reference_model.training.ablate import run_seeded_ablation
 
     seeds = tuple(range(cfg.seed, cfg.seed + n))
     runs = run_seeded_ablation(cfg, data, split, val, out, seeds, variants, opts)

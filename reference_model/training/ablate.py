@@ -18,7 +18,7 @@ Each variant is a set of overrides of the base :class:`TrainConfig`:
 A variant whose results file exists is not trained again, so an interrupted ablation
 continues where it stopped. With several seeds (:func:`run_seeded_ablation`) every variant
 is trained once per seed (``out/<variant>-seed-<S>``) and
-:mod:`~reference_model.training.ablate_stats` gives the means, intervals and paired tests.
+:mod:`leaderboard.seeded` gives the means, intervals and paired tests.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def test_unknown_variant_is_one_line(tmp_path):
 
 
 def test_t_interval_is_students_t_over_the_seeds():
-    from reference_model.training.ablate_stats import t_interval
+    from leaderboard.seeded import t_interval
 
     i = t_interval([0.1, 0.2, 0.3])
     # mean 0.2, sd 0.1, t(0.975, 2) = 4.3027: half width 0.1 * 4.3027 / sqrt(3) = 0.24841
@@ -83,7 +83,7 @@ def test_t_interval_is_students_t_over_the_seeds():
 
 
 def test_a_difference_is_significant_only_if_every_seed_agrees():
-    from reference_model.training.ablate_stats import VersusFull, t_interval
+    from leaderboard.seeded import VersusFull, t_interval
 
     diff = t_interval([0.1, 0.2])
     assert VersusFull(diff, (0.01, 0.02), (1, 1)).significant

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-MEASURES = ("J", "F", "JF", "R", "JFR")
-TITLES = {"J": "J", "F": "F", "JF": "J&F", "R": "R", "JFR": "J&F&R"}
+from r2bench.measures import MEASURES, TITLES, fmt_percent
+
 ALPHA = 0.05
 
 
@@ -70,12 +70,13 @@ def versus_full(full: list[tuple[Path, dict]], variant: list[tuple[Path, dict]],
                 resamples: int = 2000) -> dict[str, VersusFull]:
     """variant - full per measure, seed by seed (same order), with ``r2bench compare``."""
     from leaderboard.compare import compare
-    from leaderboard.records import Submission
+    from leaderboard.records import ScoredSubmission
 
     diffs: dict[str, list] = {m: [] for m in MEASURES}
     ps: dict[str, list] = {m: [] for m in MEASURES}
     for seed, ((pf, rf), (pv, rv)) in enumerate(zip(full, variant)):
-        c = compare(Submission(pv, "variant", None, rv), Submission(pf, "full", None, rf),
+        c = compare(ScoredSubmission(pv, "variant", None, rv),
+                    ScoredSubmission(pf, "full", None, rf),
                     resamples, seed)
         for d in c.differences:
             if d.metric in diffs:
@@ -86,16 +87,10 @@ def versus_full(full: list[tuple[Path, dict]], variant: list[tuple[Path, dict]],
             for m in MEASURES}
 
 
-def _pct(v: float | None, sign: bool = False) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:+.1f}" if sign else f"{100 * v:.1f}"
-
-
 def _cell(i: Interval, sign: bool = False) -> str:
     if i.low is None:
-        return _pct(i.mean, sign)
-    return f"{_pct(i.mean, sign)} [{_pct(i.low, sign)}, {_pct(i.high, sign)}]"
+        return fmt_percent(i.mean, sign)
+    return f"{fmt_percent(i.mean, sign)} [{fmt_percent(i.low, sign)}, {fmt_percent(i.high, sign)}]"
 
 
 def format_seeded_table(rows: list[tuple[str, dict[str, Interval], dict[str, VersusFull] | None]],
