@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datasets_builder.scene import COLOURS, SHAPES  # the synthetic source's attributes
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, atomic_path
 from reference_model.backbone import FrozenBatchNorm2d
@@ -59,11 +60,7 @@ STAGES = ("backbone", "text", "image", "video")
 BACKGROUND_WEIGHT = 0.2  # of the background class in the backbone's per-pixel losses
 STAGE_FILE = "stage.pt"
 MODEL_FILE = "model.safetensors"
-# the synthetic source's attributes (datasets_builder.scene): the backbone's classes
-SHAPES = ("circle", "square", "triangle", "star", "diamond", "cross", "ring", "heart")
-COLOURS = {"red": (215, 35, 35), "green": (40, 185, 60), "blue": (40, 80, 225),
-           "yellow": (235, 215, 40), "white": (240, 240, 240), "purple": (150, 55, 195),
-           "orange": (245, 135, 25)}
+
 
 
 def stage_config(cfg: TrainConfig, stage: str) -> TrainConfig:
