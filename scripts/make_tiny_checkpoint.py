@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from datasets_builder.build import build_dataset
+from datasets_builder.scene import COLOURS, SHAPES
 from datasets_builder.synth import SynthConfig, write_source
 from r2bench.fileio import atomic_write_json
 from reference_model.checkpoint import read_checkpoint, save_checkpoint
@@ -78,8 +79,8 @@ def climb(work: Path, ladder: dict[str, int], val: Path | None, progress: bool =
         if not _done(run):
             resume = (run / "checkpoints").exists()
             if stage == "backbone":
-                train_backbone(cfg, data, "train", run, steps=n, init=init, resume=resume,
-                               threads=THREADS, progress=progress)
+                train_backbone(cfg, data, "train", run, shapes=SHAPES, colours=COLOURS, steps=n,
+                               init=init, resume=resume, threads=THREADS, progress=progress)
             elif stage == "text":
                 train_text(cfg, data, "train", run, steps=n, init=init, resume=resume,
                            threads=THREADS, progress=progress)

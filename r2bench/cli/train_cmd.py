@@ -162,10 +162,13 @@ def validation_when(record: dict) -> str:
 
 def _own_loop_stage(stage, cfg, data, split, run, init, resume, threads, steps, save_every,
                     progress) -> None:
+    from datasets_builder.scene import COLOURS, SHAPES
     from reference_model.training.ladder import train_backbone, train_text
 
     fn = train_backbone if stage == "backbone" else train_text
     kwargs = {"steps": steps} if steps else {}
+    if stage == "backbone":   # the synthetic source's shapes and colours
+        kwargs.update(shapes=SHAPES, colours=COLOURS)
     out = fn(cfg, data, split, run, init=init, resume=resume is not None, threads=threads,
              save_every=save_every or 100, progress=progress, **kwargs)
     click.echo(f"{run}: {stage} stage done, weights {out / 'model.safetensors'}")

@@ -34,6 +34,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,7 +43,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datasets_builder.scene import COLOURS, SHAPES  # the synthetic source's attributes
 from r2bench.errors import DatasetError, R2BenchError
 from r2bench.fileio import atomic_directory, atomic_path
 from reference_model.backbone import FrozenBatchNorm2d
@@ -197,21 +197,22 @@ def _categories(root: Path, split: str) -> dict[str, dict[str, str]]:
         raise DatasetError(path, f"cannot read the objects' categories: {e}") from None
 
 
-def frame_labels(frame: np.ndarray, labels: np.ndarray, categories: dict[str, str]
+def frame_labels(frame: np.ndarray, labels: np.ndarray, categories: dict[str, str],
+                 shapes: Sequence[str], colours: Mapping[str, Sequence[int]]
                  ) -> tuple[np.ndarray, np.ndarray]:
     """frame [H, W, 3] uint8, labels [H, W] object ids -> per-pixel shape class and colour
-    class [H, W] int64 (0: background; shapes 1..8, colours 1..7 by the nearest palette
-    colour of the object's median pixel). Objects of an unknown category count as
-    background."""
+    class [H, W] int64 (0: background; ``shapes`` 1..S by category, ``colours`` 1..C by the
+    nearest palette colour of the object's median pixel). Objects of a category not in
+    ``shapes`` count as background."""
     shape = np.zeros(labels.shape, np.int64)
     colour = np.zeros(labels.shape, np.int64)
-    palette = np.array(list(COLOURS.values()), np.float64)
+    palette = np.array(list(colours.values()), np.float64)
     for obj, cat in categories.items():
         m = labels == int(obj)
-        if cat not in SHAPES or not m.any():
+        if cat not in shapes or not m.any():
             continue
         rgb = np.median(frame[m].astype(np.float64), 0)
-        shape[m] = SHAPES.index(cat) + 1
+        shape[m] = shapes.index(cat) + 1
         colour[m] = int(np.argmin(((palette - rgb) ** 2).sum(1))) + 1
     return shape, colour
 
@@ -220,9 +221,9 @@ class BackboneHead(nn.Module):
     """Per-pixel shape and colour logits from the stride-8 map, per-frame multi-label
     logits from the pooled stride-32 map."""
 
-    def __init__(self, c8: int, c32: int):
+    def __init__(self, c8: int, c32: int, n_shapes: int, n_colours: int):
         super().__init__()
-        n = len(SHAPES) + len(COLOURS)
+        n = n_shapes + n_colours
         self.dense = nn.Conv2d(c8, n + 2, 1)  # + background of each
         self.image = nn.Linear(c32, n)
 
@@ -259,11 +260,16 @@ def _freeze_bn(swapped: dict) -> None:
         setattr(child, cname, frozen)
 
 
-def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike,
+def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike, *,
+                   shapes: Sequence[str], colours: Mapping[str, Sequence[int]],
                    steps: int = 2000, batch: int = 16, lr: float = 2e-3, init: str | None = None,
                    resume: bool = False, threads: int | None = None, save_every: int = 100,
                    progress: bool = True) -> Path:
-    """Stage 1: the backbone classifies shapes and colours of the split's frames."""
+    """Stage 1: the backbone classifies shapes and colours of the split's frames.
+
+    ``shapes``: the object categories it tells apart; ``colours``: colour name -> RGB, the
+    palette an object's colour is read against (the synthetic source's, given by the caller:
+    the model package does not import the builder)."""
     from PIL import Image
 
     from r2bench.refytvos import read_annotations
@@ -275,7 +281,8 @@ def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLi
     frames = [(v, n) for v, names in index.videos.items() for n in names]
     if not frames:
         raise DatasetError(data, f"no frames in split {split}")
-    head = BackboneHead(model.backbone.num_channels[8], model.backbone.num_channels[32])
+    head = BackboneHead(model.backbone.num_channels[8], model.backbone.num_channels[32],
+                        len(shapes), len(colours))
     swapped = _trainable_bn(model.backbone)
     for p in model.backbone.parameters():
         p.requires_grad_(True)
@@ -291,7 +298,7 @@ def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLi
             rgb = np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR))
         lab = read_annotations([index.root.annotation_path(video, name)])[0]
         lab = np.asarray(Image.fromarray(lab.astype(np.uint8)).resize((w, h), Image.NEAREST))
-        shape, colour = frame_labels(rgb, lab, cats.get(video, {}))
+        shape, colour = frame_labels(rgb, lab, cats.get(video, {}), shapes, colours)
         if rng.random() < 0.5:  # horizontal flip
             rgb, shape, colour = rgb[:, ::-1], shape[:, ::-1], colour[:, ::-1]
         return rgb.copy(), shape.copy(), colour.copy()
@@ -306,22 +313,22 @@ def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLi
         dense, image = head(model.backbone(x))
         s8 = F.interpolate(shape[:, None].float(), size=dense.shape[-2:], mode="nearest")[:, 0]
         c8 = F.interpolate(colour[:, None].float(), size=dense.shape[-2:], mode="nearest")[:, 0]
-        ns = len(SHAPES) + 1
+        ns = len(shapes) + 1
         # objects cover about a tenth of a frame: background counts BACKGROUND_WEIGHT
         w_s = torch.ones(ns)
         w_s[0] = BACKGROUND_WEIGHT
-        w_c = torch.ones(len(COLOURS) + 1)
+        w_c = torch.ones(len(colours) + 1)
         w_c[0] = BACKGROUND_WEIGHT
         loss_s = F.cross_entropy(dense[:, :ns], s8.long(), weight=w_s)
         loss_c = F.cross_entropy(dense[:, ns:], c8.long(), weight=w_c)
-        present = torch.zeros(batch, len(SHAPES) + len(COLOURS))
+        present = torch.zeros(batch, len(shapes) + len(colours))
         for b in range(batch):
             for k in shape[b].unique().tolist():
                 if k:
                     present[b, k - 1] = 1
             for k in colour[b].unique().tolist():
                 if k:
-                    present[b, len(SHAPES) + k - 1] = 1
+                    present[b, len(shapes) + k - 1] = 1
         loss_i = F.binary_cross_entropy_with_logits(image, present)
         with torch.no_grad():
             fg = s8 > 0

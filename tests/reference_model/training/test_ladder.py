@@ -10,18 +10,19 @@ import torch
 from click.testing import CliRunner
 from training_micro import micro_config
 
+from datasets_builder.scene import COLOURS, SHAPES
 from r2bench.cli import main
 from reference_model.checkpoint import read_checkpoint
 from reference_model.training.config import TrainConfig
 from reference_model.training.ladder import (
-    COLOURS,
-    SHAPES,
     frame_labels,
     mask_tokens,
     stage_config,
     train_backbone,
     train_text,
 )
+
+SCENE = {"shapes": SHAPES, "colours": COLOURS}   # what the backbone rung classifies
 
 
 def _weights(run):
@@ -44,7 +45,8 @@ def test_frame_labels_name_each_objects_shape_and_nearest_colour():
     labels[:2, :3] = 1
     frame[2:, 3:] = (45, 75, 230)  # blue
     labels[2:, 3:] = 2
-    shape, colour = frame_labels(frame, labels, {"1": "star", "2": "ring", "3": "heart"})
+    shape, colour = frame_labels(frame, labels, {"1": "star", "2": "ring", "3": "heart"},
+                                 SHAPES, COLOURS)
     assert (shape[:2, :3] == SHAPES.index("star") + 1).all()
     assert (shape[2:, 3:] == SHAPES.index("ring") + 1).all()
     assert (colour[:2, :3] == list(COLOURS).index("red") + 1).all()
@@ -91,11 +93,11 @@ def test_backbone_stage_trains_the_whole_backbone_only_and_resumes(micro_source,
                                                                    tmp_path):
     cfg = micro_config(tiny_text_dir)
     torch.manual_seed(0)
-    a = train_backbone(cfg, str(micro_source), "train", tmp_path / "a", steps=3, batch=2,
+    a = train_backbone(cfg, str(micro_source), "train", tmp_path / "a", **SCENE, steps=3, batch=2,
                        threads=1, save_every=2, progress=False)
-    b0 = train_backbone(cfg, str(micro_source), "train", tmp_path / "b", steps=2, batch=2,
+    b0 = train_backbone(cfg, str(micro_source), "train", tmp_path / "b", **SCENE, steps=2, batch=2,
                         threads=1, save_every=2, progress=False)
-    b = train_backbone(cfg, str(micro_source), "train", b0, steps=3, batch=2, resume=True,
+    b = train_backbone(cfg, str(micro_source), "train", b0, **SCENE, steps=3, batch=2, resume=True,
                        threads=1, save_every=2, progress=False)
     wa, wb = _weights(a), _weights(b)
     assert all(torch.equal(wa[k], wb[k]) for k in wa), "a resumed run differs"
@@ -119,7 +121,7 @@ def _fresh(cfg, source, tmp_path):
 def test_text_stage_trains_the_language_model_only_and_chains_with_init(micro_source,
                                                                          tiny_text_dir, tmp_path):
     cfg = micro_config(tiny_text_dir)
-    bb = train_backbone(cfg, str(micro_source), "train", tmp_path / "bb", steps=1, batch=2,
+    bb = train_backbone(cfg, str(micro_source), "train", tmp_path / "bb", **SCENE, steps=1, batch=2,
                         threads=1, progress=False)
     tx = train_text(cfg, str(micro_source), "train", tmp_path / "tx", steps=3, batch=8,
                     init=str(bb / "model.safetensors"), threads=1, progress=False)
