@@ -231,6 +231,13 @@ class BackboneHead(nn.Module):
         return self.dense(feats[8]), self.image(feats[32].mean((2, 3)))
 
 
+def _copy_bn(dst: nn.Module, src: nn.Module) -> None:
+    """Copy a batch norm's affine weights and running statistics (frozen or trainable)."""
+    with torch.no_grad():
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(dst, name).copy_(getattr(src, name))
+
+
 def _trainable_bn(module: nn.Module) -> dict[str, nn.BatchNorm2d]:
     """Swap every FrozenBatchNorm2d of ``module`` for a trainable BatchNorm2d with its
     values; returns them by name (:func:`_freeze_bn` writes them back)."""
@@ -239,11 +246,7 @@ def _trainable_bn(module: nn.Module) -> dict[str, nn.BatchNorm2d]:
         for cname, sub in list(child.named_children()):
             if isinstance(sub, FrozenBatchNorm2d):
                 bn = nn.BatchNorm2d(sub.weight.numel(), eps=sub.eps)
-                with torch.no_grad():
-                    bn.weight.copy_(sub.weight)
-                    bn.bias.copy_(sub.bias)
-                    bn.running_mean.copy_(sub.running_mean)
-                    bn.running_var.copy_(sub.running_var)
+                _copy_bn(bn, sub)
                 setattr(child, cname, bn)
                 swapped[f"{name}.{cname}" if name else cname] = (child, cname, sub)
     return swapped
@@ -251,12 +254,7 @@ def _trainable_bn(module: nn.Module) -> dict[str, nn.BatchNorm2d]:
 
 def _freeze_bn(swapped: dict) -> None:
     for child, cname, frozen in swapped.values():
-        bn = getattr(child, cname)
-        with torch.no_grad():
-            frozen.weight.copy_(bn.weight)
-            frozen.bias.copy_(bn.bias)
-            frozen.running_mean.copy_(bn.running_mean)
-            frozen.running_var.copy_(bn.running_var)
+        _copy_bn(frozen, getattr(child, cname))
         setattr(child, cname, frozen)
 
 
