@@ -231,31 +231,18 @@ class BackboneHead(nn.Module):
         return self.dense(feats[8]), self.image(feats[32].mean((2, 3)))
 
 
-def _copy_bn(dst: nn.Module, src: nn.Module) -> None:
-    """Copy a batch norm's affine weights and running statistics (frozen or trainable)."""
-    with torch.no_grad():
-        for name in ("weight", "bias", "running_mean", "running_var"):
-            getattr(dst, name).copy_(getattr(src, name))
-
-
-def _trainable_bn(module: nn.Module) -> dict[str, nn.BatchNorm2d]:
+def _trainable_bn(module: nn.Module) -> None:
     """Swap every FrozenBatchNorm2d of ``module`` for a trainable BatchNorm2d with its
-    values; returns them by name (:func:`_freeze_bn` writes them back)."""
-    swapped = {}
-    for name, child in list(module.named_modules()):
+    values. The checkpoints save the trained statistics under the same keys, so the next
+    rung's model, with frozen batch norm, loads them."""
+    for _, child in list(module.named_modules()):
         for cname, sub in list(child.named_children()):
             if isinstance(sub, FrozenBatchNorm2d):
                 bn = nn.BatchNorm2d(sub.weight.numel(), eps=sub.eps)
-                _copy_bn(bn, sub)
+                with torch.no_grad():
+                    for stat in ("weight", "bias", "running_mean", "running_var"):
+                        getattr(bn, stat).copy_(getattr(sub, stat))
                 setattr(child, cname, bn)
-                swapped[f"{name}.{cname}" if name else cname] = (child, cname, sub)
-    return swapped
-
-
-def _freeze_bn(swapped: dict) -> None:
-    for child, cname, frozen in swapped.values():
-        _copy_bn(frozen, getattr(child, cname))
-        setattr(child, cname, frozen)
 
 
 def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike, *,
@@ -281,7 +268,7 @@ def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLi
         raise DatasetError(data, f"no frames in split {split}")
     head = BackboneHead(model.backbone.num_channels[8], model.backbone.num_channels[32],
                         len(shapes), len(colours))
-    swapped = _trainable_bn(model.backbone)
+    _trainable_bn(model.backbone)
     for p in model.backbone.parameters():
         p.requires_grad_(True)
     params = list(model.backbone.parameters()) + list(head.parameters())
@@ -338,7 +325,6 @@ def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLi
 
     _loop("backbone", runner, cfg, model, head, params, lr, steps, loss_fn, save_every,
           progress)
-    _freeze_bn(swapped)
     return runner.run
 
 
