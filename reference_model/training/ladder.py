@@ -117,6 +117,21 @@ class _StageRun:
             f.write(json.dumps(record) + "\n")
 
 
+def _start(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike, resume: bool,
+           init: str | None, threads: int | None):
+    """The stage's run folder and model; a run folder this call made is removed again when
+    the model cannot be prepared (a bad --init), so a refused run leaves nothing behind."""
+    new = not Path(run).exists()
+    runner = _StageRun(Path(run), resume)
+    try:
+        cfg, model = _prepare(cfg, data, split, runner.run, init, threads)
+    except BaseException:
+        if new:
+            shutil.rmtree(runner.run, ignore_errors=True)
+        raise
+    return runner, cfg, model
+
+
 def _prepare(cfg: TrainConfig, data: str, split: str, run: Path, init: str | None,
              threads: int | None):
     """Model (from ``init`` when given) and its text folder, as the Trainer prepares them."""
@@ -259,13 +274,12 @@ def train_backbone(cfg: TrainConfig, data: str, split: str, run: str | os.PathLi
 
     from r2bench.refytvos import read_annotations
 
-    runner = _StageRun(Path(run), resume)
-    cfg, model = _prepare(cfg, data, split, runner.run, init, threads)
-    index = build_clip_index(data, split, 1)
+    index = build_clip_index(data, split, 1)     # the data is checked before RUN is made
     cats = _categories(index.root.root, split)
     frames = [(v, n) for v, names in index.videos.items() for n in names]
     if not frames:
         raise DatasetError(data, f"no frames in split {split}")
+    runner, cfg, model = _start(cfg, data, split, run, resume, init, threads)
     head = BackboneHead(model.backbone.num_channels[8], model.backbone.num_channels[32],
                         len(shapes), len(colours))
     _trainable_bn(model.backbone)
@@ -365,9 +379,9 @@ def train_text(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike,
     """Stage 2: masked-language modelling (and bag of words from e) on the split's captions."""
     from .augment import swap_left_right
 
-    runner = _StageRun(Path(run), resume)
-    cfg, model = _prepare(cfg, data, split, runner.run, init, threads)
-    texts = sorted({e.text for e in build_clip_index(data, split, 1).expressions})
+    index = build_clip_index(data, split, 1)     # the data is checked before RUN is made
+    runner, cfg, model = _start(cfg, data, split, run, resume, init, threads)
+    texts = sorted({e.text for e in index.expressions})
     texts = sorted(set(texts) | {swap_left_right(t) for t in texts})
     enc = model.text_encoder
     lm, tok = enc.language_model, enc.tokenizer

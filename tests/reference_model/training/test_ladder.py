@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 from training_micro import micro_config
 
 from datasets_builder.scene import COLOURS, SHAPES
 from r2bench.cli import main
+from r2bench.errors import R2BenchError
 from reference_model.checkpoint import read_checkpoint
 from reference_model.training.config import TrainConfig
 from reference_model.training.ladder import (
@@ -144,3 +146,23 @@ def test_stage_image_trains_at_one_frame(micro_source, tiny_text_dir, tmp_path):
     assert run["config"]["model"]["num_frames"] == 1
     assert run["config"]["batch_size"] == 4
     assert read_checkpoint(tmp_path / "im" / "model.safetensors")[1].num_frames == 1
+
+
+def test_a_refused_rung_leaves_no_run_folder(micro_source, tiny_text_dir, tmp_path):
+    cfg = micro_config(tiny_text_dir)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    cases = [(["--data", str(tmp_path / "missing")], "dataset folder does not exist"),
+             (["--data", str(micro_source), "--init", str(bad)], "bad.safetensors")]
+    for k, (args, message) in enumerate(cases):
+        out = tmp_path / f"run{k}"
+        res = CliRunner().invoke(main, ["train", "--stage", "text", "--config", "tiny", *args,
+                                        "--text-encoder", str(tiny_text_dir), "--out", str(out),
+                                        "--steps", "1", "-q"])
+        assert res.exit_code == 2, res.output
+        assert message in res.output and res.output.count("\n") == 1
+        assert not out.exists()
+    with pytest.raises(R2BenchError):
+        train_backbone(cfg, str(micro_source), "train", tmp_path / "bb", **SCENE,
+                       init=str(bad), steps=1, progress=False)
+    assert not (tmp_path / "bb").exists()
