@@ -203,9 +203,9 @@ class Trainer:
         self.opts, self.run_dir = opts, Path(run)
         if opts.val is not None:
             check_val_dataset(opts.val)  # before the run folder exists and a run is spent
+        # the data is read before the run folder exists: a refused split leaves nothing
+        self.index = build_clip_index(data, split, cfg.model.num_frames, cfg.data.exclude_words)
         self.cfg = self._prepare_run(cfg, data, split, resume)
-        self.index = build_clip_index(data, split, self.cfg.model.num_frames,
-                                      self.cfg.data.exclude_words)
         torch.manual_seed(self.cfg.seed)  # the same initial weights in every process
         model, self.criterion, _ = build_model(self.cfg.model)
         self.model = model.to(self.device)

@@ -133,3 +133,12 @@ def test_a_bad_val_dataset_is_refused_before_training(micro_source, tmp_path):
         result = run_cli("--data", str(micro_source), "--out", str(run), "--val", str(val))
         one_line_error(result, str(val), fragment)
         assert not run.exists()  # nothing trained, no run folder
+
+
+def test_a_bad_data_folder_is_refused_before_the_run_folder_is_made(tmp_path):
+    for stage in ("video", "image"):
+        run = tmp_path / f"run_{stage}"
+        result = run_cli("--data", str(tmp_path / "missing"), "--out", str(run),
+                         "--stage", stage)
+        one_line_error(result, str(tmp_path / "missing"), "does not exist")
+        assert not run.exists()
