@@ -146,7 +146,7 @@ def reference_rows(out: Path, progress: bool = False) -> list[tuple[str, dict]]:
     """The shipped reference model's row (run-reference on the demo's R2 dataset), or none
     when the ``model`` extra (torch) is not installed."""
     try:
-        from reference_model.shipped import BACKBONE, NAME, run_shipped
+        from reference_model.shipped import NAME, backbone_label, run_shipped
     except ImportError as e:
         log.warning("no reference-model row: %s (install the model extra: pip install "
                     "'r2bench[model]')", e)
@@ -154,7 +154,7 @@ def reference_rows(out: Path, progress: bool = False) -> list[tuple[str, dict]]:
     from r2bench.results import name_submission
 
     results = name_submission(run_shipped(out / "r2", out / "submissions" / "reference",
-                                          progress), NAME, BACKBONE)
+                                          progress), NAME, backbone_label())
     atomic_write_json(out / "results" / "reference.json", results)
     return [(NAME, results)]
 

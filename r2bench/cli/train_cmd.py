@@ -207,6 +207,9 @@ def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--max-steps", type=click.IntRange(1), default=None,
               help="Steps per variant.")
 @click.option("--seed", type=int, default=None, help="Seed of every variant  [preset].")
+@click.option("--init", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Start every variant from this checkpoint (a ladder rung's "
+                   "model.safetensors); a variant without a part leaves its weights out.")
 @click.option("--seeds", type=click.IntRange(1), default=1, show_default=True,
               help="Train every variant with N seeds (--seed, --seed + 1, ...): means, 95% "
                    "intervals and the paired test of r2bench compare against full.")
@@ -219,8 +222,8 @@ def _variants(ctx, param, value: str | None) -> tuple[str, ...] | None:
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="Torch threads per process  [torch's default].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps, seed, seeds,
-           sets, device, workers, threads, quiet):
+def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps, seed, init,
+           seeds, sets, device, workers, threads, quiet):
     """Train one model per ablation switch of the paper (Tables 3-6) on the same data and
     seed, score each on the --val R2 dataset and print the J, F, J&F, R, J&F&R table."""
     from r2bench.cli.model_extra import quiet_hf
@@ -236,14 +239,14 @@ def ablate(config, data, split, val, out, variants, text_dir, epochs, max_steps,
     opts = RunOptions(device=device, workers=workers, threads=threads,
                       progress=progress_enabled(quiet))
     if seeds > 1:
-        _seeded(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts, seeds)
+        _seeded(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts, seeds, init)
         return
-    rows = run_ablation(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts)
+    rows = run_ablation(cfg, data, split, val, out, variants or DEFAULT_VARIANTS, opts, init)
     if rows:
         click.echo(format_summary_table(rows))
 
 
-def _seeded(cfg, data, split, val, out, variants, opts, n) -> None:
+def _seeded(cfg, data, split, val, out, variants, opts, n, init) -> None:
     from leaderboard.seeded import (
         format_seeded_table,
         seed_summary,
@@ -252,7 +255,7 @@ def _seeded(cfg, data, split, val, out, variants, opts, n) -> None:
     from reference_model.training.ablate import run_seeded_ablation
 
     seeds = tuple(range(cfg.seed, cfg.seed + n))
-    runs = run_seeded_ablation(cfg, data, split, val, out, seeds, variants, opts)
+    runs = run_seeded_ablation(cfg, data, split, val, out, seeds, variants, opts, init)
     full = runs.get("full")
     rows = [(name, seed_summary([r for _, r in res]),
              versus_full(full, res) if full is not None and name != "full" else None)

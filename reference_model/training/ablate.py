@@ -15,6 +15,8 @@ Each variant is a set of overrides of the base :class:`TrainConfig`:
 - ``queries-1`` / ``queries-9`` (Table 5) and ``window-1`` / ``window-3`` (Table 6), not run
   unless asked for.
 
+With ``init`` every variant starts from the same checkpoint (the ladder's ``image`` rung,
+say) instead of from scratch; a variant that drops a part leaves that part's weights out.
 A variant whose results file exists is not trained again, so an interrupted ablation
 continues where it stopped. With several seeds (:func:`run_seeded_ablation`) every variant
 is trained once per seed (``out/<variant>-seed-<S>``) and
@@ -66,14 +68,15 @@ def variant_config(base: TrainConfig, name: str) -> TrainConfig:
 
 
 def _train_and_score(cfg: TrainConfig, data: str, split: str, val: str, run: Path,
-                     results_path: Path, opts: RunOptions) -> bool:
+                     results_path: Path, opts: RunOptions, init: str | None = None) -> bool:
     """Train ``cfg`` into ``run`` (resuming a stopped run) and keep its last validation in
     ``results_path``; False when a signal stopped it."""
     if results_path.exists():
         return True
     log.info("ablation: training %s", run.name)
+    resume = os.fspath(run) if (run / "checkpoints").exists() else None
     result = train(cfg, data, split, run, replace(opts, val=val),
-                   resume=os.fspath(run) if (run / "checkpoints").exists() else None)
+                   init=None if resume else init, resume=resume, partial_init=True)
     if result.stopped_by:
         return False
     if result.val:
@@ -85,7 +88,8 @@ def _train_and_score(cfg: TrainConfig, data: str, split: str, val: str, run: Pat
 
 def run_ablation(base: TrainConfig, data: str, split: str, val: str, out: str | os.PathLike,
                  variants: tuple[str, ...] = DEFAULT_VARIANTS,
-                 opts: RunOptions | None = None) -> list[tuple[str, dict]]:
+                 opts: RunOptions | None = None, init: str | None = None
+                 ) -> list[tuple[str, dict]]:
     """Train and score every variant into ``out/<variant>``; (name, results) per variant."""
     out = Path(out)
     opts = opts or RunOptions()
@@ -93,7 +97,7 @@ def run_ablation(base: TrainConfig, data: str, split: str, val: str, out: str | 
     for name in variants:
         results_path = out / f"{name}.json"
         if not _train_and_score(variant_config(base, name), data, split, val, out / name,
-                                results_path, opts):
+                                results_path, opts, init):
             break
         if results_path.exists():
             rows.append((name, load_json(results_path, "ablation results")))
@@ -103,7 +107,7 @@ def run_ablation(base: TrainConfig, data: str, split: str, val: str, out: str | 
 def run_seeded_ablation(base: TrainConfig, data: str, split: str, val: str,
                         out: str | os.PathLike, seeds: tuple[int, ...],
                         variants: tuple[str, ...] = DEFAULT_VARIANTS,
-                        opts: RunOptions | None = None
+                        opts: RunOptions | None = None, init: str | None = None
                         ) -> dict[str, list[tuple[Path, dict]]]:
     """Every variant once per seed into ``out/<variant>-seed-<S>``; per variant the
     (results path, results) of each seed, in ``seeds`` order (only variants with every seed
@@ -116,7 +120,7 @@ def run_seeded_ablation(base: TrainConfig, data: str, split: str, val: str,
             tag = f"{name}-seed-{seed}"
             cfg = variant_config(base, name).replace(seed=seed)
             if not _train_and_score(cfg, data, split, val, out / tag, out / f"{tag}.json",
-                                    opts):
+                                    opts, init):
                 break
         else:
             continue

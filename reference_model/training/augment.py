@@ -95,13 +95,15 @@ def photometric(rng: np.random.Generator, frame: np.ndarray, cfg: AugmentConfig)
 
 
 def augment_clip(rng: np.random.Generator, frames: np.ndarray, masks: np.ndarray,
-                 caption: str, size: tuple[int, int], cfg: AugmentConfig
-                 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """frames [T, H, W, 3] uint8, masks [T, H, W] bool -> the same at ``size``, and the
-    caption (left and right swapped when flipped)."""
+                 caption: str | tuple[str, ...], size: tuple[int, int], cfg: AugmentConfig
+                 ) -> tuple[np.ndarray, np.ndarray, str | tuple[str, ...]]:
+    """frames [T, H, W, 3] uint8, masks [K*T, H, W] bool (K objects' masks, object-major)
+    -> the same at ``size``, and the caption or K captions (left and right swapped when
+    flipped)."""
     if rng.random() < cfg.flip_prob:
         frames, masks = hflip(frames, masks)
-        caption = swap_left_right(caption)
+        caption = (swap_left_right(caption) if isinstance(caption, str)
+                   else tuple(swap_left_right(c) for c in caption))
     if cfg.photometric:
         frames = np.stack([photometric(rng, f, cfg) for f in frames])
     if rng.random() < cfg.crop_prob:

@@ -42,6 +42,10 @@ class DataConfig:
 
     max_skip: int = 3  # local neighbours of the anchor frame are 1..max_skip frames away
     negatives_per_clip: int = 1  # unrelated captions paired with each clip (0: none)
+    # captions paired with each clip as positives: its own, and up to this many minus one of
+    # other objects of its video visible in the clip (the same frames asked for different
+    # objects; the release: 1)
+    positives_per_clip: int = 1
     # expressions holding any of these words are left out (as positives and as negatives):
     # the image stage leaves out motion ("moving"), which one frame cannot show
     exclude_words: tuple[str, ...] = ()

@@ -11,9 +11,12 @@ Every random draw of an item comes from a generator seeded by (seed, epoch, posi
 epoch): the data do not depend on the number of processes or loader workers, and the
 position alone (epoch, batch) is enough to resume.
 
-A batch of B clips holds B positive pairs (each clip with its own caption) followed by
-B * ``negatives_per_clip`` negative pairs (each clip with captions unrelated to it), so the
-frames of a clip are encoded once for all its pairs.
+A batch of B clips holds the positive pairs (each clip with its own caption, and with
+``positives_per_clip - 1`` more captions of *other* objects of its video that are visible in
+the clip, when there are such objects) followed by B * ``negatives_per_clip`` negative pairs
+(each clip with captions unrelated to it), so the frames of a clip are encoded once for all
+its pairs. Extra positives ask the same frames for different objects: nothing but the
+caption tells their targets apart.
 
 Legend: B clips, P pairs, T frames, H x W batch frame size.
 """
@@ -127,6 +130,9 @@ class PairDataset(torch.utils.data.Dataset):
 
     def __init__(self, index: ClipIndex, cfg: DataConfig, num_frames: int, seed: int):
         self.index, self.cfg, self.t, self.seed = index, cfg, num_frames, seed
+        self.by_video: dict[str, list[int]] = {}  # VID -> its expressions
+        for i, e in enumerate(index.expressions):
+            self.by_video.setdefault(e.video, []).append(i)
         if cfg.negatives_per_clip:
             lonely = [v for v in index.videos if not index.unrelated[v].any()]
             if lonely:
@@ -165,14 +171,39 @@ class PairDataset(torch.utils.data.Dataset):
             raise DatasetError(root.annotation_path(exp.video, names[picked[0]]),
                                f"annotation is {labels.shape[1]}x{labels.shape[2]}, the frame "
                                f"is {frames.shape[1]}x{frames.shape[2]}")
-        frames, masks, caption = augment_clip(rng, frames, labels == exp.obj_id, exp.text,
-                                              size, self.cfg.augment)
-        masks_t = torch.from_numpy(np.ascontiguousarray(masks))  # [T, H, W] bool
+        exps = [exp] + self._other_objects(rng, exp, labels)
+        masks = np.concatenate([labels == e.obj_id for e in exps])  # [K*T, H, W]
+        frames, masks, captions = augment_clip(rng, frames, masks, tuple(e.text for e in exps),
+                                               size, self.cfg.augment)
+        masks_t = torch.from_numpy(np.ascontiguousarray(masks))  # [K*T, H, W] bool
         h, w = size
         boxes = masks_to_boxes(masks_t) / torch.tensor([w, h, w, h], dtype=torch.float32)
-        return {"frames": torch.from_numpy(np.ascontiguousarray(frames)), "caption": caption,
-                "masks": masks_t.to(torch.uint8), "boxes": box_xyxy_to_cxcywh(boxes),
-                "valid": masks_t.flatten(1).any(1), "video": exp.video}
+        boxes = box_xyxy_to_cxcywh(boxes)
+        targets = [{"caption": c, "masks": m.to(torch.uint8), "boxes": b,
+                    "valid": m.flatten(1).any(1)}
+                   for c, m, b in zip(captions, masks_t.split(self.t), boxes.split(self.t))]
+        first = targets[0]
+        return {"frames": torch.from_numpy(np.ascontiguousarray(frames)),
+                "caption": first["caption"], "masks": first["masks"], "boxes": first["boxes"],
+                "valid": first["valid"], "video": exp.video, "extra": targets[1:]}
+
+    def _other_objects(self, rng: np.random.Generator, exp, labels: np.ndarray) -> list:
+        """Up to ``positives_per_clip - 1`` expressions of other objects of the video, one per
+        object, each visible somewhere in the clip (``labels`` [T, H, W])."""
+        if self.cfg.positives_per_clip <= 1:
+            return []
+        by_object: dict[int, list] = {}
+        for i in self.by_video[exp.video]:
+            other = self.index.expressions[i]
+            if other.obj_id != exp.obj_id:
+                by_object.setdefault(other.obj_id, []).append(other)
+        visible = [o for o in sorted(by_object) if (labels == o).any()]
+        if not visible:
+            return []
+        k = min(self.cfg.positives_per_clip - 1, len(visible))
+        chosen = rng.choice(len(visible), k, replace=False)
+        return [by_object[visible[c]][int(rng.integers(len(by_object[visible[c]])))]
+                for c in sorted(chosen)]
 
 
 def _read_rgb(path) -> np.ndarray:
@@ -186,12 +217,19 @@ def _read_rgb(path) -> np.ndarray:
 
 
 def collate_pairs(items: list[dict]) -> Batch:
-    """Clips -> a :class:`Batch`: the B positive pairs, then the negative pairs."""
+    """Clips -> a :class:`Batch`: the B positive pairs (each clip's own caption), the extra
+    positive pairs (``positives_per_clip``), then the negative pairs."""
     frames = torch.stack([it["frames"] for it in items])  # [B, T, H, W, 3]
     captions = [it["caption"] for it in items]
     clip_of_pair = list(range(len(items)))
     targets = [{"positive": True, "boxes": it["boxes"], "masks": it["masks"],
                 "valid": it["valid"]} for it in items]
+    for c, it in enumerate(items):
+        for extra in it.get("extra", ()):
+            captions.append(extra["caption"])
+            clip_of_pair.append(c)
+            targets.append({"positive": True, "boxes": extra["boxes"], "masks": extra["masks"],
+                            "valid": extra["valid"]})
     for c, it in enumerate(items):
         for text in it["negatives"]:
             captions.append(text)

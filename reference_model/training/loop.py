@@ -192,7 +192,8 @@ class Trainer:
     """One training run; :meth:`run` trains until the end, a stop request or ``max_steps``."""
 
     def __init__(self, cfg: TrainConfig, data: str, split: str, run: str | os.PathLike,
-                 opts: RunOptions, init: str | None = None, resume: str | None = None):
+                 opts: RunOptions, init: str | None = None, resume: str | None = None,
+                 partial_init: bool = False):
         from reference_model.inference import process_share, resolve_device
 
         self.rank, self.world_size, local_rank = process_share()
@@ -218,7 +219,11 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.position = Position(0, 0, 0)
         if init is not None:
-            init_from_checkpoint(self.model, init, arch)
+            dropped = init_from_checkpoint(self.model, init, arch, drop_unused=partial_init)
+            if dropped and self.rank == 0:
+                parts = sorted({k.split(".")[0] for k in dropped})
+                log.info("%s: %d weights of parts this model lacks left out (%s)", init,
+                         len(dropped), ", ".join(parts))
         self._resumed = resume is not None
         if resume is not None:
             self._restore(resolve_resume(resume))
@@ -547,6 +552,8 @@ TINY_TEXT_ENCODER = {"hidden": 64, "layers": 2, "heads": 2, "vocab_size": 400,
 
 def train(cfg: TrainConfig, data: str, split: str, run: str | os.PathLike,
           opts: RunOptions | None = None, init: str | None = None,
-          resume: str | None = None) -> TrainResult:
-    """Train ``cfg`` on ``data``/``split`` into the run folder ``run``."""
-    return Trainer(cfg, data, split, run, opts or RunOptions(), init, resume).run()
+          resume: str | None = None, partial_init: bool = False) -> TrainResult:
+    """Train ``cfg`` on ``data``/``split`` into the run folder ``run``; ``init`` starts from a
+    checkpoint's weights (``partial_init``: leaving out those of parts the model lacks)."""
+    return Trainer(cfg, data, split, run, opts or RunOptions(), init, resume,
+                   partial_init).run()

@@ -125,18 +125,3 @@ def overfit(cfg: TrainConfig, data: str, split: str = "train", n_clips: int = 8,
     seconds = time.perf_counter() - start
     j, f, jf, auc, jf_grid = score_batch(model, batch)
     return OverfitResult(jf, j, f, auc, losses, seconds, jf_grid, model)
-
-
-def clip_probe(checkpoint: str, text_encoder: str, data: str, split: str,
-               n_clips: int) -> dict[str, float]:
-    """A trained checkpoint on the first clip of ``n_clips`` videos of ``split`` (each with its
-    caption and one unrelated caption, as :func:`fixed_batch`): J, F, J&F of the selected
-    masks (percent, no pair gate) and the pair head's ROC AUC."""
-    from reference_model.loading import load_model
-
-    from .config import tiny_train
-
-    model, model_cfg = load_model(checkpoint, text_encoder, "cpu")
-    batch = fixed_batch(tiny_train(model_cfg), data, split, n_clips)
-    j, f, jf, auc, _ = score_batch(model, batch)
-    return {"clips": n_clips, "J": j, "F": f, "JF": jf, "pair_auc": auc}

@@ -197,13 +197,18 @@ def _as_model_dtypes(weights: dict[str, Tensor], model: torch.nn.Module) -> dict
 
 
 def init_from_checkpoint(model: torch.nn.Module, path: str | os.PathLike,
-                         text_arch: dict | None = None) -> None:
+                         text_arch: dict | None = None, drop_unused: bool = False) -> list[str]:
     """Fine-tuning start: the weights of an r2bench or released checkpoint into ``model``
     (every key and shape must match; the language model may be absent, then it keeps the
-    weights it was built with)."""
+    weights it was built with). ``drop_unused``: weights of parts the model does not have
+    (an ablation variant without the pair head, say) are left out instead of refused; every
+    weight the model has must still be there. Returns the keys left out."""
     weights, _ = read_checkpoint(path, text_arch=text_arch)
     expected = model_shapes(model)
     if not any(k.startswith(LM_PREFIX) for k in weights):
         expected = {k: v for k, v in expected.items() if not k.startswith(LM_PREFIX)}
+    dropped = sorted(k for k in weights if k not in expected) if drop_unused else []
+    weights = {k: v for k, v in weights.items() if k not in dropped}
     check_state(weights, expected, os.fspath(path))
     model.load_state_dict(_as_model_dtypes(weights, model), strict=False)
+    return dropped

@@ -114,3 +114,31 @@ def test_ablate_with_seeds_trains_each_variant_per_seed_and_compares_to_full(
     monkeypatch.setattr(ablate_module, "train", lambda *a, **k: calls.append(a))
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and calls == [] and again.output == first.output
+
+
+def test_ablate_init_starts_every_variant_from_the_checkpoint(micro_source, tmp_path):
+    """--init: each variant starts from the given weights (those of parts it lacks left
+    out), not from its own seeded initialisation; without --init a variant would not."""
+    import torch
+
+    from reference_model.checkpoint import read_checkpoint
+
+    val = tmp_path / "r2"
+    build_dataset(micro_source, "valid", val, seed=0)
+    common = ["--data", str(micro_source), "--val", str(val), "--max-steps", "1",
+              "--workers", "0", "--threads", "1", "-q"]
+    first = CliRunner().invoke(main, ["ablate", *common, "--out", str(tmp_path / "a"),
+                                      "--variants", "full", "--seed", "3"])
+    assert first.exit_code == 0, first.output
+    init = tmp_path / "a" / "full" / "model.safetensors"
+    frozen = [f"--set=optim.{k}=0" for k in ("lr", "lr_backbone", "lr_text_encoder")]
+    res = CliRunner().invoke(main, ["ablate", *common, *frozen, "--out", str(tmp_path / "b"),
+                                    "--variants", "full,no-pair-head", "--init", str(init)])
+    assert res.exit_code == 0, res.output
+    start, _ = read_checkpoint(init)
+    for name in ("full", "no-pair-head"):
+        weights, cfg = read_checkpoint(tmp_path / "b" / name / "model.safetensors")
+        assert cfg.head.pair_head == (name == "full")
+        assert set(weights) == {k for k in start if name == "full"
+                                or not k.startswith("pair_head.")}
+        assert all(torch.equal(weights[k], start[k]) for k in weights)  # lr 0: the start

@@ -109,3 +109,55 @@ def test_items_depend_on_their_key_only(micro_source):
     assert [t["positive"] for t in batch.targets] == [True, True, False, False]
     x = batch.normalised_frames("cpu")
     assert x.shape == (2, 2, 3, 32, 48) and x.dtype == torch.float32
+
+
+def test_extra_positives_ask_the_same_frames_for_other_visible_objects(micro_source):
+    """positives_per_clip=2: each clip also gets the caption of another object of its video
+    that is visible in the clip, with that object's masks, flipped with the clip."""
+    index = build_clip_index(micro_source, "train", 2)
+    src = load_source(micro_source, "train")
+    cfg = DataConfig(positives_per_clip=2, augment=AugmentConfig(
+        flip_prob=1.0, photometric=False, crop_prob=0.0, scales=(32,)))
+    data = PairDataset(index, cfg, num_frames=2, seed=5)
+    plain = PairDataset(index, DataConfig(augment=cfg.augment), num_frames=2, seed=5)
+    with_extra = 0
+    for s, sample in enumerate(index.samples):
+        key = ItemKey(s, 0, s, (32, 48))
+        item = data[key]
+        own = index.expressions[sample.expression]
+        for extra in item["extra"]:
+            with_extra += 1
+            matches = [e for e in index.expressions
+                       if e.video == own.video and swap_left_right(e.text) == extra["caption"]]
+            assert matches and all(e.obj_id != own.obj_id for e in matches)
+            assert extra["valid"].any() and extra["masks"].shape == item["masks"].shape
+            assert not (extra["masks"].bool() & item["masks"].bool()).any()  # another object
+        n_objects = len(src.objects[own.video])
+        if n_objects == 1:
+            assert item["extra"] == []
+        # the clip itself is the one positives_per_clip=1 makes from the same key
+        if not item["extra"]:
+            assert torch.equal(item["frames"], plain[key]["frames"])
+    assert with_extra > 0
+    batch = collate_pairs([data[ItemKey(s, 0, s, (32, 48))] for s in range(len(index.samples))])
+    n = len(index.samples)
+    positives = [t["positive"] for t in batch.targets]
+    assert positives == [True] * (n + with_extra) + [False] * n
+    assert batch.clip_of_pair[:n].tolist() == list(range(n))
+
+
+def test_extra_positives_skip_objects_absent_from_the_clip(micro_source):
+    index = build_clip_index(micro_source, "train", 2)
+    data = PairDataset(index, DataConfig(positives_per_clip=3), num_frames=2, seed=5)
+    referred: dict[str, set[int]] = {}
+    for e in index.expressions:
+        referred.setdefault(e.video, set()).add(e.obj_id)
+    video = next(v for v, objs in referred.items() if len(objs) >= 2)
+    own = next(e for e in index.expressions if e.video == video)
+    labels = np.zeros((2, 4, 4), np.uint8)
+    labels[:, :2] = own.obj_id  # only the expression's own object is in the clip
+    assert data._other_objects(np.random.default_rng(0), own, labels) == []
+    others = sorted(referred[video] - {own.obj_id})
+    labels[1, 3, 3] = others[0]  # one pixel of one other object, in one frame
+    picked = data._other_objects(np.random.default_rng(0), own, labels)
+    assert [e.obj_id for e in picked] == [others[0]]

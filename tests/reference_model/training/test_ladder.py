@@ -4,6 +4,7 @@ nothing else, writes checkpoints the next rung starts from, and resumes."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -74,7 +75,12 @@ def test_image_stage_is_single_frames_with_twice_the_clips():
     cfg = TrainConfig()
     image = stage_config(cfg, "image")
     assert image.model.num_frames == 1 and image.batch_size == 2 * cfg.batch_size
-    assert image.data == cfg.data
+    # the ladder's settings: a frozen language model, two objects asked of each frame
+    assert image.model.text_encoder.freeze and image.data.positives_per_clip == 2
+    assert replace(image.data, positives_per_clip=1) == cfg.data
+    assert image.model.replace(num_frames=cfg.model.num_frames, text_encoder=cfg.model.
+                               text_encoder) == cfg.model
+    assert image.optim == cfg.optim
     assert stage_config(cfg, "video") == cfg
 
 

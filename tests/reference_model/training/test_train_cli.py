@@ -142,3 +142,35 @@ def test_a_bad_data_folder_is_refused_before_the_run_folder_is_made(tmp_path):
                          "--stage", stage)
         one_line_error(result, str(tmp_path / "missing"), "does not exist")
         assert not run.exists()
+
+
+def test_partial_init_leaves_out_absent_parts_only(micro_source, micro_run, tiny_text_dir,
+                                                   tmp_path):
+    """partial_init (ablate --init): the pair head's weights are left out of a model without
+    one; a model with a part the checkpoint lacks is still refused."""
+    from dataclasses import replace
+
+    from r2bench.errors import R2BenchError
+    from reference_model.training.state import init_from_checkpoint
+
+    cfg = micro_config(tiny_text_dir, max_steps=1)
+    no_head = cfg.replace(model=cfg.model.replace(head=replace(cfg.model.head,
+                                                               pair_head=False)))
+    opts = RunOptions(device="cpu", workers=0, threads=1, progress=False)
+    with pytest.raises(R2BenchError, match="unexpected keys"):
+        Trainer(no_head, str(micro_source), "train", tmp_path / "strict", opts,
+                init=str(micro_run / "model.safetensors"))
+    trainer = Trainer(no_head, str(micro_source), "train", tmp_path / "ft", opts,
+                      init=str(micro_run / "model.safetensors"), partial_init=True)
+    want, _ = read_checkpoint(micro_run / "model.safetensors")
+    got = trainer.model.state_dict()
+    kept = {k for k in want if not k.startswith("pair_head.")}
+    assert kept < want.keys() and all(torch.equal(got[k], want[k]) for k in kept)
+    lacking = tmp_path / "lacking.safetensors"
+    trainer.model.eval()
+    from reference_model.checkpoint import save_checkpoint
+
+    save_checkpoint(lacking, trainer.model.state_dict(), trainer.cfg.model)
+    full = Trainer(cfg, str(micro_source), "train", tmp_path / "full", opts)
+    with pytest.raises(R2BenchError, match="missing keys"):
+        init_from_checkpoint(full.model, lacking, drop_unused=True)
