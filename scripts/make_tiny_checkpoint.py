@@ -43,6 +43,7 @@ from reference_model.loading import TOKENIZER_FILES
 from reference_model.training.config import tiny_train, with_overrides
 from reference_model.training.ladder import (
     LADDER_SETTINGS,
+    VIDEO_RUNG_SETTINGS,
     stage_config,
     train_backbone,
     train_text,
@@ -56,10 +57,10 @@ THREADS = 1  # two threads wait on each other when the 2 cores are shared
 DEMO = SynthConfig(videos=24, train_videos=TRAIN_VIDEOS, frames=8, height=96, width=160, seed=0)
 # steps per rung (image and video: --max-steps over the stage's epochs)
 # (sized for the shared 2-core machine, where this process gets about half a core)
-LADDER = {"backbone": 2000, "text": 600, "image": 2946, "video": 1500}
+LADDER = {"backbone": 2000, "text": 600, "image": 2946, "video": 2946}
 # (epochs, epochs after which the rates drop x0.1) of the image and video rungs; an epoch
 # is 982 steps in both
-SCHEDULE = {"image": (3, (2,)), "video": (2, (1,))}
+SCHEDULE = {"image": (3, (2,)), "video": (3, (2,))}
 
 
 def _last(run: Path, key: str) -> float:
@@ -93,7 +94,8 @@ def climb(work: Path, ladder: dict[str, int], val: Path | None, progress: bool =
                            threads=THREADS, progress=progress)
             else:
                 epochs, drops = SCHEDULE[stage]
-                c = with_overrides(stage_config(cfg, stage), LADDER_SETTINGS)
+                rung = VIDEO_RUNG_SETTINGS if stage == "video" else LADDER_SETTINGS
+                c = with_overrides(stage_config(cfg, stage), rung)
                 c = c.replace(max_steps=n, epochs=epochs, optim=replace(c.optim, lr_drop=drops))
                 result = train(c, data, "train", run,
                                RunOptions(device="cpu", workers=1, threads=THREADS,

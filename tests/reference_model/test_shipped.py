@@ -10,7 +10,7 @@ import pytest
 from datasets_builder.build import build_dataset
 from datasets_builder.synth import SynthConfig, write_source
 from reference_model.shipped import CHECKPOINT, TEXT_ENCODER, record, run_shipped
-from reference_model.training.probe import grounding_probe
+from reference_model.training.probe import clip_probe, grounding_probe
 
 
 def test_shipped_files_are_the_recorded_ones():
@@ -35,11 +35,15 @@ def test_shipped_model_reproduces_its_recorded_scores(tmp_path):
     grounding = grounding_probe(str(CHECKPOINT), str(TEXT_ENCODER), str(tmp_path / "src"),
                                 "valid")
     assert grounding == pytest.approx(rec["heldout_grounding"], abs=1e-6)
+    held = clip_probe(str(CHECKPOINT), str(TEXT_ENCODER), str(tmp_path / "src"), "valid",
+                      s["videos"])
+    assert held == pytest.approx(rec["heldout_clips"], abs=1e-6)
 
 
 def test_shipped_model_binds_the_words_and_meets_the_demo_targets():
-    """Issue 17's targets on the demo's R2 set (the slow test above checks the model still
-    scores what the record says), and the caption choosing the object on held-out clips."""
+    """Issue 17's targets on the demo's R2 set and for the pair head on held-out pairs (the
+    slow test above checks the model still scores what the record says), and the caption
+    choosing the object on held-out clips."""
     rec = record()
     scores, grounding = rec["demo_scores"], rec["heldout_grounding"]
     assert scores["JF"] >= 0.5 and scores["R"] >= 0.6
@@ -48,6 +52,7 @@ def test_shipped_model_binds_the_words_and_meets_the_demo_targets():
     # the same mask whatever the caption (IoU near 1)
     assert grounding["captions"] >= 20 and grounding["grounding_accuracy"] >= 0.6
     assert grounding["same_mask_iou"] <= 0.5
+    assert rec["heldout_clips"]["pair_auc"] >= 0.9  # the pair head on held-out pairs
 
 
 def test_shipped_record_says_it_climbed_the_ladder():

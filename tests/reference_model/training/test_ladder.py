@@ -172,3 +172,17 @@ def test_a_refused_rung_leaves_no_run_folder(micro_source, tiny_text_dir, tmp_pa
         train_backbone(cfg, str(micro_source), "train", tmp_path / "bb", **SCENE,
                        init=str(bad), steps=1, progress=False)
     assert not (tmp_path / "bb").exists()
+
+
+def test_video_rung_settings_are_the_ladders_with_the_pair_term_weighted():
+    from reference_model.training.config import with_overrides
+    from reference_model.training.ladder import VIDEO_RUNG_SETTINGS
+
+    cfg = TrainConfig()
+    video = with_overrides(cfg, VIDEO_RUNG_SETTINGS)
+    image = stage_config(cfg, "image")
+    assert video.model.text_encoder == image.model.text_encoder and video.data == image.data
+    weights, base = video.model.criterion.weight_dict(), cfg.model.criterion.weight_dict()
+    assert weights["loss_cycle_cls"] == 5 * base["loss_cycle_cls"]
+    assert {k: v for k, v in weights.items() if k != "loss_cycle_cls"} == \
+        {k: v for k, v in base.items() if k != "loss_cycle_cls"}
