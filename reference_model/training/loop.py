@@ -206,24 +206,32 @@ class Trainer:
             check_val_dataset(opts.val)  # before the run folder exists and a run is spent
         # the data is read before the run folder exists: a refused split leaves nothing
         self.index = build_clip_index(data, split, cfg.model.num_frames, cfg.data.exclude_words)
-        self.cfg = self._prepare_run(cfg, data, split, resume)
-        torch.manual_seed(self.cfg.seed)  # the same initial weights in every process
-        model, self.criterion, _ = build_model(self.cfg.model)
-        self.model = model.to(self.device)
-        arch = self.model.text_encoder.arch()
-        self.cfg = self.cfg.replace(model=self.cfg.model.replace(text_encoder=replace(
-            self.cfg.model.text_encoder, arch=arch)))
-        self.optimizer = build_optimizer(self.model, self.cfg.optim)
-        self.scheduler = build_scheduler(self.optimizer, self.cfg.optim)
-        self.amp = self.cfg.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.position = Position(0, 0, 0)
-        if init is not None:
-            dropped = init_from_checkpoint(self.model, init, arch, drop_unused=partial_init)
-            if dropped and self.rank == 0:
-                parts = sorted({k.split(".")[0] for k in dropped})
-                log.info("%s: %d weights of parts this model lacks left out (%s)", init,
-                         len(dropped), ", ".join(parts))
+        # a run folder this call makes is removed again when the model cannot be prepared
+        # (a bad --init), so a refused run leaves nothing behind
+        new_run = self.rank == 0 and not self.run_dir.exists()
+        try:
+            self.cfg = self._prepare_run(cfg, data, split, resume)
+            torch.manual_seed(self.cfg.seed)  # the same initial weights in every process
+            model, self.criterion, _ = build_model(self.cfg.model)
+            self.model = model.to(self.device)
+            arch = self.model.text_encoder.arch()
+            self.cfg = self.cfg.replace(model=self.cfg.model.replace(text_encoder=replace(
+                self.cfg.model.text_encoder, arch=arch)))
+            self.optimizer = build_optimizer(self.model, self.cfg.optim)
+            self.scheduler = build_scheduler(self.optimizer, self.cfg.optim)
+            self.amp = self.cfg.amp and self.device.type == "cuda"
+            self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+            self.position = Position(0, 0, 0)
+            if init is not None:
+                dropped = init_from_checkpoint(self.model, init, arch, drop_unused=partial_init)
+                if dropped and self.rank == 0:
+                    parts = sorted({k.split(".")[0] for k in dropped})
+                    log.info("%s: %d weights of parts this model lacks left out (%s)", init,
+                             len(dropped), ", ".join(parts))
+        except BaseException:
+            if new_run:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
         self._resumed = resume is not None
         if resume is not None:
             self._restore(resolve_resume(resume))

@@ -66,7 +66,8 @@ def test_mismatched_or_corrupt_init_is_refused(micro_source, micro_run, tmp_path
     result = run_cli("--data", str(micro_source), "--out", str(tmp_path / "b"), "--init",
                      str(junk))
     one_line_error(result, "junk.pth", "not a readable checkpoint")
-    assert not (tmp_path / "b" / "checkpoints").exists()
+    # a refused --init leaves no run folder behind (no run.json, no text_encoder/)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_a_run_folder_is_not_overwritten(micro_source, micro_run):
