@@ -48,7 +48,7 @@ def clip_grounding(picked: list[Tensor], targets: list[Tensor]) -> tuple[int, li
     does: a tie is a miss) and the IoU of every pair of picked masks."""
     hits = 0
     for k, mask in enumerate(picked):
-        overlaps = [_iou(mask, target) if mask.any() else 0.0 for target in targets]
+        overlaps = [_iou(mask, target) for target in targets]
         others = overlaps[:k] + overlaps[k + 1:]
         hits += int(overlaps[k] > max(others, default=0.0))
     return hits, [_iou(a, b) for a, b in combinations(picked, 2)]
@@ -65,30 +65,27 @@ def grounding_probe(checkpoint: str, text_encoder: str, data: str, split: str) -
     cfg = tiny_train(model_cfg)
     t, size = model_cfg.num_frames, tuple(model_cfg.input_size)
     index = build_clip_index(data, split, t)
-    data_cfg = replace(cfg.data, negatives_per_clip=0, positives_per_clip=1,
+    first: dict[str, int] = {}  # video -> the sample of its first clip, first expression
+    for i, s in enumerate(index.samples):
+        if s.anchor == 0:
+            first.setdefault(index.expressions[s.expression].video, i)
+    # every other object visible in the clip comes as an extra positive of the same frames
+    most = max(len({e.obj_id for e in index.expressions if e.video == v}) for v in first)
+    data_cfg = replace(cfg.data, negatives_per_clip=0, positives_per_clip=most,
                        augment=AugmentConfig(flip_prob=0.0, crop_prob=0.0, photometric=False))
     dataset = PairDataset(index, data_cfg, t, cfg.seed)
-    first: dict[str, dict[int, int]] = {}  # video -> object -> a sample of its first clip
-    for i, s in enumerate(index.samples):
-        e = index.expressions[s.expression]
-        if s.anchor == 0:
-            first.setdefault(e.video, {}).setdefault(e.obj_id, i)
     forward = PairForward(model)
     hits, captions, same, clips = 0, 0, [], 0
-    for position, (_, objects) in enumerate(sorted(first.items())):
-        # one position for the whole video: every caption gets the same frames
-        items = [dataset[ItemKey(i, 0, position, size)] for i in objects.values()]
-        items = [it for it in items if it["valid"].any()]
-        if len(items) < 2:
+    for position, (_, sample) in enumerate(sorted(first.items())):
+        batch = collate_pairs([dataset[ItemKey(sample, 0, position, size)]])
+        if len(batch.captions) < 2:  # one referred object in the clip: nothing to choose
             continue
-        batch = collate_pairs(items)
-        clip = torch.zeros(len(items), dtype=torch.long)  # every caption on the first clip
-        out = forward(batch.normalised_frames("cpu")[:1], clip, batch.captions)
+        out = forward(batch.normalised_frames("cpu"), batch.clip_of_pair, batch.captions)
         picked = [binarize(out["pred_masks"][p][:, select_slot(
-            out["pred_logits"][p].sigmoid().mean(0))], size) for p in range(len(items))]
-        clip_hits, ious = clip_grounding(picked, [it["masks"].bool() for it in items])
+            out["pred_logits"][p].sigmoid().mean(0))], size) for p in range(len(batch.captions))]
+        clip_hits, ious = clip_grounding(picked, [tg["masks"].bool() for tg in batch.targets])
         hits, same = hits + clip_hits, same + ious
-        captions += len(items)
+        captions += len(batch.captions)
         clips += 1
     return {"captions": captions, "clips": clips,
             "grounding_accuracy": hits / captions if captions else float("nan"),
