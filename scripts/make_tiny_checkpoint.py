@@ -42,7 +42,6 @@ from reference_model.config import tiny
 from reference_model.loading import TOKENIZER_FILES
 from reference_model.training.config import tiny_train, with_overrides
 from reference_model.training.ladder import (
-    LADDER_SETTINGS,
     VIDEO_RUNG_SETTINGS,
     stage_config,
     train_backbone,
@@ -94,8 +93,9 @@ def climb(work: Path, ladder: dict[str, int], val: Path | None, progress: bool =
                            threads=THREADS, progress=progress)
             else:
                 epochs, drops = SCHEDULE[stage]
-                rung = VIDEO_RUNG_SETTINGS if stage == "video" else LADDER_SETTINGS
-                c = with_overrides(stage_config(cfg, stage), rung)
+                c = stage_config(cfg, stage)  # the image rung: LADDER_SETTINGS at T = 1
+                if stage == "video":
+                    c = with_overrides(c, VIDEO_RUNG_SETTINGS)
                 c = c.replace(max_steps=n, epochs=epochs, optim=replace(c.optim, lr_drop=drops))
                 result = train(c, data, "train", run,
                                RunOptions(device="cpu", workers=1, threads=THREADS,
